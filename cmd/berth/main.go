@@ -1,0 +1,27 @@
+// Command berth is the Berth CLI: docker's commands, flags, output and exit
+// codes, talking to berthd (or any Docker Engine) over the Engine API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/root"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	c := cli.New()
+	err := root.NewCommand(c).ExecuteContext(ctx)
+	stop()
+	_ = c.Close()
+	code, msg := cli.ExitCode(err)
+	if msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	os.Exit(code)
+}
