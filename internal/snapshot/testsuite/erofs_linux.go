@@ -1,0 +1,5 @@
+package testsuite
+
+import "golang.org/x/sys/unix"
+
+var errRO error = unix.EROFS
