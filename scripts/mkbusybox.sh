@@ -20,12 +20,9 @@ chmod 1777 "$root/tmp"
 chmod 700 "$root/root"
 cp "$bb" "$root/bin/busybox"
 chmod 755 "$root/bin/busybox"
-# One symlink per applet, where busybox itself would install it.
-"$bb" --list-full | while read -r applet; do
-	[ "$applet" = bin/busybox ] && continue
-	mkdir -p "$root/$(dirname "$applet")"
-	ln -sf /bin/busybox "$root/$applet"
-done
+# One symlink per applet, where busybox itself would install it; run inside
+# the new root so that one process makes them all.
+chroot "$root" /bin/busybox --install -s
 cat > "$root/etc/passwd" <<'P'
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false

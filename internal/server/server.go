@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,16 @@ func (r *statusRecorder) Flush() {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack hands the connection to attach and exec handlers.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	r.status = http.StatusSwitchingProtocols
+	return hj.Hijack()
+}
 
 // ServeHTTP is the whole middleware chain: recover, log, version, route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

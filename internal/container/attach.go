@@ -1,0 +1,195 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+)
+
+// AttachOptions are docker attach's parameters.
+type AttachOptions struct {
+	Stdin, Stdout, Stderr bool
+	Stream                bool // attach to live streams (otherwise logs only)
+	Logs                  bool // replay the log first
+	DetachKeys            string
+}
+
+// AttachConn is the client's hijacked connection.
+type AttachConn interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// attachWaiter is an attach made before start: start hands it the shim
+// and waits until it has connected, so no output is lost.
+type attachWaiter struct {
+	client   chan *shim.Client
+	attached chan struct{}
+}
+
+// PrepareAttach validates an attach request before the connection is
+// hijacked, so errors still get an HTTP status. It returns whether the
+// container has a TTY.
+func (s *Service) PrepareAttach(ref string, opts AttachOptions) (tty bool, err error) {
+	c, err := s.store.get(ref)
+	if err != nil {
+		return false, err
+	}
+	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.State.Status == "paused" && opts.Stream {
+		return false, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
+	}
+	return c.Config.Tty, nil
+}
+
+// Attach streams the container's stdio over conn until the process ends,
+// the client detaches, or ctx ends. Output is framed (stdcopy) unless the
+// container has a TTY, exactly as the shim delivers it.
+func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions, conn AttachConn, frame func(stream byte, p []byte) []byte) error {
+	c, err := s.store.get(ref)
+	if err != nil {
+		return err
+	}
+	keys, err := ParseDetachKeys(opts.DetachKeys)
+	if err != nil {
+		return err
+	}
+	if opts.Logs {
+		_, run, err := s.Logs(c.ID, LogsOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1})
+		if err == nil {
+			_ = run(ctx, func(m LogMessage) error {
+				stream := byte(shim.Stdout)
+				if m.Stream == "stderr" {
+					stream = shim.Stderr
+				}
+				_, err := conn.Write(frame(stream, m.Line))
+				return err
+			})
+		}
+	}
+	if !opts.Stream {
+		return nil
+	}
+
+	c.mu.Lock()
+	stdinOnce := c.Config.StdinOnce
+	openStdin := c.Config.OpenStdin
+	var client *shim.Client
+	var waiter *attachWaiter
+	if c.State.Running() {
+		client = s.shimFor(c)
+	} else {
+		waiter = &attachWaiter{client: make(chan *shim.Client, 1), attached: make(chan struct{})}
+		c.attachWaiters = append(c.attachWaiters, waiter)
+	}
+	c.mu.Unlock()
+	if waiter != nil {
+		select {
+		case client = <-waiter.client:
+		case <-ctx.Done():
+			s.dropWaiter(c, waiter)
+			return nil
+		}
+	}
+	defer client.Close()
+	stream, err := client.Init().Attach(ctx, shim.AttachOptions{
+		Stdin: opts.Stdin && openStdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		CloseStdin: stdinOnce,
+	})
+	if waiter != nil {
+		close(waiter.attached)
+	}
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	return pump(ctx, conn, stream, opts.Stdin && openStdin, keys)
+}
+
+func (s *Service) dropWaiter(c *Container, w *attachWaiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.attachWaiters {
+		if x == w {
+			c.attachWaiters = append(c.attachWaiters[:i], c.attachWaiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// handOffAttachers gives waiting attachers the new shim and waits (briefly)
+// until each has connected; the caller holds c.mu and has not started init.
+func (s *Service) handOffAttachersLocked(c *Container, client *shim.Client) {
+	waiters := c.attachWaiters
+	c.attachWaiters = nil
+	for _, w := range waiters {
+		w.client <- shim.NewClient(client.Socket())
+	}
+	for _, w := range waiters {
+		select {
+		case <-w.attached:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// pump copies the process's output to the client and the client's input to
+// the process. It returns when the output ends (the process exited), the
+// client detaches or goes away.
+func pump(ctx context.Context, conn AttachConn, stream *shim.Stream, stdin bool, keys []byte) error {
+	outDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(conn, stream)
+		outDone <- err
+	}()
+	inDone := make(chan error, 1)
+	if stdin {
+		go func() {
+			_, err := io.Copy(stream, newDetachReader(conn, keys))
+			if errors.Is(err, ErrDetached) {
+				inDone <- err
+				return
+			}
+			// The client closed its input: pass the EOF on.
+			_ = stream.CloseWrite()
+			inDone <- nil
+		}()
+	}
+	var once sync.Once
+	finish := func() {
+		once.Do(func() {
+			stream.Close()
+		})
+	}
+	defer finish()
+	for {
+		select {
+		case err := <-outDone:
+			if isClosedConn(err) {
+				err = nil
+			}
+			return err
+		case err := <-inDone:
+			if errors.Is(err, ErrDetached) {
+				return nil
+			}
+			inDone = nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func isClosedConn(err error) bool {
+	return err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}

@@ -1,0 +1,108 @@
+// Package container is the container service: it creates containers from
+// images, runs them through one berth-shim each, tracks their state
+// (persisted in the metadata store), and serves logs, attach, exec and
+// wait. It finds its shims again after a daemon restart.
+package container
+
+import (
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+)
+
+// Container is one container's persisted record plus its in-memory state.
+// Fields are guarded by mu; the record is written to the store on every
+// state change.
+type Container struct {
+	mu sync.Mutex
+
+	ID         string
+	Name       string // without the leading slash
+	Created    time.Time
+	Image      string // the reference as the user gave it
+	ImageID    string
+	Path       string
+	Args       []string
+	Config     *container.Config
+	HostConfig *container.HostConfig
+	State      State
+	// SnapshotKey is the container's active snapshot (its writable layer).
+	SnapshotKey  string
+	RestartCount int
+	// ManualStop is set by stop/kill through the API, so that restart
+	// policies (and unless-stopped across daemon restarts) leave it alone.
+	ManualStop bool
+	ExecIDs    []string `json:"-"`
+
+	removing bool
+	// changed is closed and replaced on every state change; waiters select
+	// on it.
+	changed chan struct{}
+	// monitor cancels the goroutine watching the running process.
+	monitorCancel func()
+	// attachWaiters are attaches made before start.
+	attachWaiters []*attachWaiter
+}
+
+// State is the container's lifecycle state as inspect reports it.
+type State struct {
+	Status     container.ContainerState
+	Pid        int
+	ExitCode   int
+	Error      string
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// ShimPid is the berth-shim serving this container while it runs.
+	ShimPid int
+}
+
+// Running reports whether the container's process is alive (paused
+// included).
+func (s State) Running() bool {
+	return s.Status == container.StateRunning || s.Status == container.StatePaused || s.Status == container.StateRestarting
+}
+
+func (c *Container) notifyLocked() {
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
+}
+
+// waitChan returns a channel closed at the next state change.
+func (c *Container) waitChanLocked() <-chan struct{} {
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// inspectState renders the state in the API's shape.
+func (s State) inspect() *container.State {
+	st := &container.State{
+		Status:     s.Status,
+		Running:    s.Status == container.StateRunning || s.Status == container.StatePaused,
+		Paused:     s.Status == container.StatePaused,
+		Restarting: s.Status == container.StateRestarting,
+		OOMKilled:  s.OOMKilled,
+		Dead:       s.Status == container.StateDead,
+		Pid:        s.Pid,
+		ExitCode:   s.ExitCode,
+		Error:      s.Error,
+		StartedAt:  formatTime(s.StartedAt),
+		FinishedAt: formatTime(s.FinishedAt),
+	}
+	if !st.Running {
+		st.Pid = 0
+	}
+	return st
+}

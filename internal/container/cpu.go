@@ -1,0 +1,5 @@
+package container
+
+import "runtime"
+
+func numCPU() int { return runtime.NumCPU() }

@@ -1,0 +1,281 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+)
+
+// CreateOptions is a create request.
+type CreateOptions struct {
+	Name       string
+	Config     *container.Config
+	HostConfig *container.HostConfig
+	Networking *network.NetworkingConfig
+}
+
+// minMemory is dockerd's smallest allowed memory limit.
+const minMemory = 6 * 1024 * 1024
+
+// Create makes a container from an image: it merges the image's config with
+// the request, reserves the name, and prepares the writable layer.
+func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, warnings []string, err error) {
+	cfg, hc := opts.Config, opts.HostConfig
+	if cfg == nil {
+		return "", nil, errdefs.InvalidParameterf("config cannot be empty in order to create a container")
+	}
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	name := strings.TrimPrefix(opts.Name, "/")
+	if name != "" {
+		if err := checkName(name); err != nil {
+			return "", nil, err
+		}
+	}
+	if cfg.Image == "" {
+		return "", nil, errdefs.InvalidParameterf("no image specified")
+	}
+	warnings, err = validateHostConfig(hc)
+	if err != nil {
+		return "", nil, err
+	}
+	img, err := s.cfg.Images.ImageForContainer(ctx, cfg.Image)
+	if err != nil {
+		return "", nil, err
+	}
+	cfg = mergeImageConfig(cfg, img)
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(args) == 0 {
+		return "", nil, errdefs.InvalidParameterf("no command specified")
+	}
+	if err := validateNetworkMode(hc); err != nil {
+		return "", nil, err
+	}
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "bridge"
+	}
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+	if hc.ShmSize == 0 {
+		hc.ShmSize = 64 * 1024 * 1024
+	}
+
+	id = newID()
+	if name == "" {
+		name = s.generateName()
+	}
+	if cfg.Hostname == "" {
+		if hc.NetworkMode.IsHost() {
+			cfg.Hostname, _ = os.Hostname()
+		} else {
+			cfg.Hostname = id[:12]
+		}
+	}
+	c := &Container{
+		ID:          id,
+		Name:        name,
+		Created:     time.Now().UTC(),
+		Image:       opts.Config.Image,
+		ImageID:     img.ID,
+		Path:        args[0],
+		Args:        args[1:],
+		Config:      cfg,
+		HostConfig:  hc,
+		State:       State{Status: container.StateCreated},
+		SnapshotKey: "container-" + id,
+	}
+	if err := os.MkdirAll(s.containerDir(id), 0o710); err != nil {
+		return "", nil, err
+	}
+	if _, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID); err != nil {
+		os.RemoveAll(s.containerDir(id))
+		return "", nil, fmt.Errorf("prepare container filesystem: %w", err)
+	}
+	if err := s.store.add(c); err != nil {
+		_ = s.cfg.Snapshotter.Remove(context.WithoutCancel(ctx), c.SnapshotKey)
+		os.RemoveAll(s.containerDir(id))
+		return "", nil, err
+	}
+	s.event(c, "create", nil)
+	return id, warnings, nil
+}
+
+// mergeImageConfig fills what the request left out from the image, with
+// dockerd's rules: an entrypoint given by the user drops the image's Cmd;
+// env and labels merge with the request winning.
+func mergeImageConfig(req *container.Config, img ImageInfo) *container.Config {
+	c := *req
+	ic := img.Config
+	if len(c.Entrypoint) == 0 {
+		if len(c.Cmd) == 0 {
+			c.Cmd = ic.Cmd
+		}
+		if c.Entrypoint == nil {
+			c.Entrypoint = ic.Entrypoint
+		}
+	}
+	c.Env = mergeEnv(ic.Env, c.Env)
+	if c.WorkingDir == "" {
+		c.WorkingDir = ic.WorkingDir
+	}
+	if c.User == "" {
+		c.User = ic.User
+	}
+	if c.StopSignal == "" {
+		c.StopSignal = ic.StopSignal
+	}
+	if len(ic.Labels) > 0 {
+		labels := map[string]string{}
+		for k, v := range ic.Labels {
+			labels[k] = v
+		}
+		for k, v := range c.Labels {
+			labels[k] = v
+		}
+		c.Labels = labels
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	if len(ic.ExposedPorts) > 0 {
+		ports := network.PortSet{}
+		for p := range ic.ExposedPorts {
+			if port, err := network.ParsePort(p); err == nil {
+				ports[port] = struct{}{}
+			}
+		}
+		for p := range c.ExposedPorts {
+			ports[p] = struct{}{}
+		}
+		c.ExposedPorts = ports
+	}
+	if len(ic.Volumes) > 0 {
+		vols := map[string]struct{}{}
+		for v := range ic.Volumes {
+			vols[v] = struct{}{}
+		}
+		for v := range c.Volumes {
+			vols[v] = struct{}{}
+		}
+		c.Volumes = vols
+	}
+	if ic.Healthcheck != nil {
+		if c.Healthcheck == nil {
+			c.Healthcheck = &container.HealthConfig{}
+		}
+		hc := c.Healthcheck
+		if len(hc.Test) == 0 {
+			hc.Test = ic.Healthcheck.Test
+		}
+		if hc.Interval == 0 {
+			hc.Interval = ic.Healthcheck.Interval
+		}
+		if hc.Timeout == 0 {
+			hc.Timeout = ic.Healthcheck.Timeout
+		}
+		if hc.StartPeriod == 0 {
+			hc.StartPeriod = ic.Healthcheck.StartPeriod
+		}
+		if hc.Retries == 0 {
+			hc.Retries = ic.Healthcheck.Retries
+		}
+	}
+	if len(c.Shell) == 0 {
+		c.Shell = ic.Shell
+	}
+	c.OnBuild = nil
+	return &c
+}
+
+// mergeEnv overlays override onto base by variable name, keeping order.
+func mergeEnv(base, override []string) []string {
+	out := append([]string{}, base...)
+	index := map[string]int{}
+	for i, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	for _, kv := range override {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+func validateHostConfig(hc *container.HostConfig) ([]string, error) {
+	var warnings []string
+	rp := hc.RestartPolicy
+	switch rp.Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		if rp.MaximumRetryCount != 0 {
+			return nil, errdefs.InvalidParameterf("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+		}
+	case container.RestartPolicyOnFailure:
+		if rp.MaximumRetryCount < 0 {
+			return nil, errdefs.InvalidParameterf("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return nil, errdefs.InvalidParameterf("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", rp.Name)
+	}
+	if hc.AutoRemove && rp.Name != "" && rp.Name != container.RestartPolicyDisabled {
+		return nil, errdefs.InvalidParameterf("can't create 'AutoRemove' container with restart policy")
+	}
+	if hc.Memory != 0 && hc.Memory < minMemory {
+		return nil, errdefs.InvalidParameterf("Minimum memory limit allowed is 6MB")
+	}
+	if hc.MemorySwap > 0 && hc.Memory > 0 && hc.MemorySwap < hc.Memory {
+		return nil, errdefs.InvalidParameterf("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
+	if hc.MemorySwap > 0 && hc.Memory == 0 {
+		return nil, errdefs.InvalidParameterf("You should always set the Memory limit when using Memoryswap limit, see usage")
+	}
+	if hc.NanoCPUs != 0 && (hc.CPUQuota != 0 || hc.CPUPeriod != 0) {
+		return nil, errdefs.InvalidParameterf("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	}
+	if hc.NanoCPUs < 0 {
+		return nil, errdefs.InvalidParameterf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", numCPU(), numCPU())
+	}
+	if hc.NanoCPUs > int64(numCPU())*1e9 {
+		return nil, errdefs.InvalidParameterf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", numCPU(), numCPU())
+	}
+	if hc.ShmSize < 0 {
+		return nil, errdefs.InvalidParameterf("SHM size can not be less than 0")
+	}
+	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
+		return nil, errdefs.InvalidParameterf("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj)
+	}
+	if hc.PidsLimit != nil && *hc.PidsLimit < 0 {
+		// dockerd treats negative as unlimited.
+		unlimited := int64(0)
+		hc.PidsLimit = &unlimited
+	}
+	return warnings, nil
+}
+
+// validateNetworkMode accepts the modes this build implements.
+func validateNetworkMode(hc *container.HostConfig) error {
+	mode := hc.NetworkMode
+	switch {
+	case mode == "", mode == "default", mode == "bridge", mode.IsHost(), mode.IsNone(), mode.IsContainer():
+		if mode.IsContainer() && mode.ConnectedContainer() == "" {
+			return errdefs.InvalidParameterf("invalid network mode: %s", mode)
+		}
+		return nil
+	}
+	return errdefs.NotFound(errors.New("network " + string(mode) + " not found"))
+}

@@ -1,0 +1,132 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/snapshot"
+)
+
+// RemoveOptions are docker rm's parameters.
+type RemoveOptions struct {
+	Force         bool
+	RemoveVolumes bool
+	RemoveLink    bool
+}
+
+// Remove deletes a container: its writable layer, its files and its record.
+// A running container needs Force, which kills it first.
+func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) error {
+	c, err := s.store.get(ref)
+	if err != nil {
+		return err
+	}
+	if opts.RemoveLink {
+		return errdefs.NotImplementedf("legacy links are not supported")
+	}
+	c.mu.Lock()
+	if c.removing {
+		c.mu.Unlock()
+		return errdefs.Conflictf("removal of container %s is already in progress", c.ID)
+	}
+	if c.State.Running() {
+		if !opts.Force {
+			c.mu.Unlock()
+			state := "running"
+			if c.State.Status == container.StatePaused {
+				return errdefs.Conflictf("cannot remove container \"/%s\": container is paused and must be unpaused first", c.Name)
+			}
+			return errdefs.Conflictf("cannot remove container \"/%s\": container is %s: stop the container before removing or force remove", c.Name, state)
+		}
+	}
+	c.removing = true
+	running := c.State.Running() && c.State.Status != container.StateRestarting
+	c.ManualStop = true
+	c.mu.Unlock()
+
+	if running {
+		if err := s.signal(ctx, c, syscall.SIGKILL); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			s.log.Debug("kill before remove", "container", c.ID, "err", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := s.waitNotRunning(wctx, c)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			c.removing = false
+			c.mu.Unlock()
+			return fmt.Errorf("could not kill running container %s, cannot remove: %w", c.ID, err)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.State.Status = container.StateRemoving
+	_ = s.store.save(c)
+	_ = snapshot.Unmount(s.rootfsPath(c.ID))
+	if err := s.cfg.Snapshotter.Remove(ctx, c.SnapshotKey); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		c.State.Status = container.StateDead
+		c.State.Error = err.Error()
+		c.removing = false
+		_ = s.store.save(c)
+		c.notifyLocked()
+		return fmt.Errorf("unable to remove filesystem for %s: %w", c.ID, err)
+	}
+	_ = os.RemoveAll(s.runDir(c.ID))
+	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
+	if err := os.RemoveAll(s.containerDir(c.ID)); err != nil {
+		return err
+	}
+	if err := s.store.delete(c); err != nil {
+		return err
+	}
+	s.dropExecs(c.ID)
+	c.notifyLocked()
+	s.event(c, "destroy", nil)
+	return nil
+}
+
+// Prune removes stopped containers matching the filters.
+func (s *Service) Prune(ctx context.Context, f Filters) (*container.PruneReport, error) {
+	if err := f.validate(pruneFilterKeys); err != nil {
+		return nil, err
+	}
+	report := &container.PruneReport{ContainersDeleted: []string{}}
+	for _, c := range s.store.all() {
+		c.mu.Lock()
+		running := c.State.Running()
+		created := c.Created
+		labels := c.Config.Labels
+		c.mu.Unlock()
+		if running || !f.matchUntil(created) || !f.matchLabels(labels) {
+			continue
+		}
+		size := s.sizeRw(ctx, c)
+		if err := s.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
+			if errors.Is(err, errdefs.ErrConflict) || errors.Is(err, errdefs.ErrNotFound) {
+				continue
+			}
+			return report, err
+		}
+		report.ContainersDeleted = append(report.ContainersDeleted, c.ID)
+		report.SpaceReclaimed += uint64(size)
+	}
+	s.cfg.Events.Publish(pruneEvent(report.SpaceReclaimed))
+	return report, nil
+}
+
+func (s *Service) sizeRw(ctx context.Context, c *Container) int64 {
+	u, err := s.cfg.Snapshotter.Usage(ctx, c.SnapshotKey)
+	if err != nil {
+		return 0
+	}
+	return u.Size
+}

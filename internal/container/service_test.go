@@ -1,0 +1,255 @@
+package container
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-engine/berth/internal/events"
+	"github.com/berth-engine/berth/internal/layer"
+	"github.com/berth-engine/berth/internal/metadata"
+	"github.com/berth-engine/berth/internal/snapshot"
+	"github.com/berth-engine/berth/internal/snapshot/overlay"
+)
+
+// Root-only tests run real containers: a busybox layer in an overlay
+// snapshotter and the real berth-shim.
+
+var shimBinary string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() == 0 {
+			dir, err := os.MkdirTemp("", "berth-shim-bin-")
+			if err != nil {
+				panic(err)
+			}
+			defer os.RemoveAll(dir)
+			cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "berth-shim"), "../../cmd/berth-shim")
+			if out, err := cmd.CombinedOutput(); err == nil {
+				shimBinary = filepath.Join(dir, "berth-shim")
+			} else {
+				os.Stderr.Write(out)
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+type fakeImages struct{ info ImageInfo }
+
+func (f fakeImages) ImageForContainer(context.Context, string) (ImageInfo, error) { return f.info, nil }
+
+type env struct {
+	svc  *Service
+	db   *bolt.DB
+	sn   snapshot.Snapshotter
+	cfg  Config
+	root string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs real containers")
+	}
+	if shimBinary == "" {
+		t.Skip("berth-shim did not build (libseccomp-dev missing?)")
+	}
+	root, err := os.MkdirTemp("", "berth-ctr-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Unmount anything left below root, then remove it.
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
+				_ = snapshot.Unmount(f[4])
+			}
+		}
+		os.RemoveAll(root)
+	})
+	if err := overlay.Supported(root); err != nil {
+		t.Skipf("overlay not supported: %v", err)
+	}
+	sn, err := overlay.New(filepath.Join(root, "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sn.Close() })
+	tarPath := filepath.Join(root, "busybox.tar")
+	if out, err := exec.Command("../../scripts/mkbusybox.sh", tarPath).CombinedOutput(); err != nil {
+		t.Skipf("mkbusybox: %v %s", err, out)
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chainID, _, err := layer.Apply(context.Background(), sn, "", f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := metadata.Open(filepath.Join(root, "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	info := ImageInfo{ID: "sha256:" + strings.Repeat("a", 64), ChainID: chainID.String()}
+	info.Config.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	info.Config.Cmd = []string{"/bin/sh"}
+	cfg := Config{
+		DataRoot: filepath.Join(root, "data"), ExecRoot: filepath.Join(root, "exec"),
+		ShimBinary: shimBinary, CgroupParent: "/berth-test", DB: db, Snapshotter: sn, Driver: "overlay2",
+		Images: fakeImages{info}, Events: events.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	e := &env{db: db, sn: sn, cfg: cfg, root: root}
+	if e.svc, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Clean up through whichever service is current at the end (a test may
+	// replace it to simulate a daemon restart).
+	t.Cleanup(func() {
+		for _, c := range e.svc.store.all() {
+			_ = e.svc.Remove(context.Background(), c.ID, RemoveOptions{Force: true})
+		}
+		e.svc.Close()
+	})
+	return e
+}
+
+func (e *env) run(t *testing.T, hc *container.HostConfig, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: cmd}, HostConfig: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (e *env) logs(t *testing.T, id string) string {
+	t.Helper()
+	_, run, err := e.svc.Logs(id, LogsOptions{Stdout: true, Stderr: true, Tail: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := run(context.Background(), func(m LogMessage) error { b.Write(m.Line); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func waitExit(t *testing.T, svc *Service, id string) WaitResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := svc.Wait(ctx, id, container.WaitConditionNotRunning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestRunOutputAndExitCode(t *testing.T) {
+	e := newEnv(t)
+	id := e.run(t, nil, "sh", "-c", "echo hello; echo oops >&2; exit 3")
+	if res := waitExit(t, e.svc, id); res.ExitCode != 3 {
+		t.Fatalf("exit code %d, want 3", res.ExitCode)
+	}
+	// stdout and stderr are separate pipes: their relative order is not
+	// defined, as with docker.
+	if got := e.logs(t, id); len(got) != len("hello\noops\n") || !strings.Contains(got, "hello\n") || !strings.Contains(got, "oops\n") {
+		t.Fatalf("logs %q", got)
+	}
+	insp, err := e.svc.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insp.State.Status != "exited" || insp.State.ExitCode != 3 || insp.State.FinishedAt == "0001-01-01T00:00:00Z" {
+		t.Fatalf("state %+v", insp.State)
+	}
+	// The rootfs is unmounted after exit.
+	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), e.svc.rootfsPath(id)) {
+		t.Fatal("rootfs still mounted after exit")
+	}
+}
+
+func TestStopKillsAfterTimeout(t *testing.T) {
+	e := newEnv(t)
+	// PID 1 ignores SIGTERM without a handler: stop must fall back to SIGKILL.
+	id := e.run(t, nil, "sleep", "100")
+	one := 1
+	start := time.Now()
+	if err := e.svc.Stop(context.Background(), id, StopOptions{Timeout: &one}); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, e.svc, id); res.ExitCode != 137 {
+		t.Fatalf("exit code %d, want 137", res.ExitCode)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("stop took %v", time.Since(start))
+	}
+	if err := e.svc.Stop(context.Background(), id, StopOptions{}); !isNotModified(err) {
+		t.Fatalf("second stop: %v, want not modified", err)
+	}
+}
+
+func TestRestoreAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	id := e.run(t, nil, "sh", "-c", "echo up; sleep 100")
+	// Drop the service as a daemon restart would, keeping the shim.
+	e.svc.Close()
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc2
+	svc2.Restore(context.Background())
+	insp, err := svc2.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !insp.State.Running || insp.State.Pid == 0 {
+		t.Fatalf("after restore: %+v", insp.State)
+	}
+	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoveRunningNeedsForce(t *testing.T) {
+	e := newEnv(t)
+	id := e.run(t, nil, "sleep", "100")
+	if err := e.svc.Remove(context.Background(), id, RemoveOptions{}); err == nil || !strings.Contains(err.Error(), "container is running") {
+		t.Fatalf("remove running: %v", err)
+	}
+	if err := e.svc.Remove(context.Background(), id, RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Inspect(context.Background(), id, false); err == nil {
+		t.Fatal("container still there")
+	}
+}

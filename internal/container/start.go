@@ -1,0 +1,466 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/spec"
+	"github.com/berth-engine/berth/internal/snapshot"
+)
+
+// Start starts a created or stopped container.
+func (s *Service) Start(ctx context.Context, ref string) error {
+	c, err := s.store.get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.removing:
+		return errdefs.Conflictf("container is marked for removal and cannot be started")
+	case c.State.Status == container.StatePaused:
+		return errdefs.Conflictf("cannot start a paused container, try unpause instead")
+	case c.State.Running():
+		return errdefs.NotModified(errors.New("container already started"))
+	}
+	c.ManualStop = false
+	if err := s.startLocked(ctx, c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// startLocked runs the container: mount its filesystem, write its /etc
+// files and OCI spec, launch its shim, start init, and watch it.
+func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) {
+	rootfs := s.rootfsPath(c.ID)
+	runDir := s.runDir(c.ID)
+	cleanup := func() {
+		_ = snapshot.Unmount(rootfs)
+	}
+	defer func() {
+		if retErr != nil {
+			cleanup()
+			c.State.Error = retErr.Error()
+			c.State.ExitCode = startErrorExitCode(retErr)
+			if c.State.Status != container.StateCreated {
+				c.State.Status = container.StateExited
+			}
+			_ = s.store.save(c)
+			c.notifyLocked()
+		}
+	}()
+	// A previous run may have left its shim state; clear it.
+	_ = os.RemoveAll(runDir)
+	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return err
+	}
+	mounts, err := s.cfg.Snapshotter.Mounts(ctx, c.SnapshotKey)
+	if err != nil {
+		return fmt.Errorf("container filesystem: %w", err)
+	}
+	if err := snapshot.MountAll(mounts, rootfs); err != nil {
+		return fmt.Errorf("mount container filesystem: %w", err)
+	}
+	hostnamePath, hostsPath, resolvPath, err := s.writeEtcFiles(c)
+	if err != nil {
+		return err
+	}
+	opts, err := s.specOptions(c, rootfs)
+	if err != nil {
+		return err
+	}
+	etc := []specs.Mount{
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: resolvPath, Options: []string{"rbind", "rprivate"}},
+		{Destination: "/etc/hostname", Type: "bind", Source: hostnamePath, Options: []string{"rbind", "rprivate"}},
+		{Destination: "/etc/hosts", Type: "bind", Source: hostsPath, Options: []string{"rbind", "rprivate"}},
+	}
+	opts.Mounts = append(etc, opts.Mounts...)
+	sp, err := spec.Generate(opts)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(runDir, "config.json"), data); err != nil {
+		return err
+	}
+
+	client, err := shim.Start(ctx, shim.StartOptions{
+		Binary:   s.cfg.ShimBinary,
+		ID:       c.ID,
+		Bundle:   runDir,
+		StateDir: s.stateDir(),
+		Socket:   s.socketPath(c.ID),
+		LogPath:  s.logPath(c.ID),
+		Tty:      c.Config.Tty,
+		Stdin:    c.Config.OpenStdin,
+		ShimLog:  filepath.Join(runDir, "shim.log"),
+	})
+	if err != nil {
+		return startError(err)
+	}
+	s.handOffAttachersLocked(c, client)
+	init := client.Init()
+	if err := init.Start(ctx); err != nil {
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		return startError(err)
+	}
+	st, err := init.State(ctx)
+	if err != nil {
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		return err
+	}
+	c.State = State{
+		Status:    container.StateRunning,
+		Pid:       st.Pid,
+		ShimPid:   st.ShimPid,
+		StartedAt: time.Now().UTC(),
+	}
+	if err := s.store.save(c); err != nil {
+		return err
+	}
+	c.notifyLocked()
+	s.event(c, "start", nil)
+	s.watch(c, client)
+	return nil
+}
+
+// startError classes an error from creating or starting the container's
+// process. The docker CLI picks its exit code (126, 127) from the text.
+func startError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "permission denied") || strings.Contains(msg, "not a directory") {
+		return errdefs.InvalidParameter(fmt.Errorf("failed to create task for container: %w", err))
+	}
+	return fmt.Errorf("failed to create task for container: %w", err)
+}
+
+func startErrorExitCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"):
+		return 126
+	}
+	return 128
+}
+
+// specOptions turns the container's config into spec.Options.
+func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error) {
+	cfg, hc := c.Config, c.HostConfig
+	o := spec.Options{
+		Rootfs:          rootfs,
+		Args:            append([]string{c.Path}, c.Args...),
+		Env:             cfg.Env,
+		Cwd:             cfg.WorkingDir,
+		User:            cfg.User,
+		GroupAdd:        hc.GroupAdd,
+		Tty:             cfg.Tty,
+		Hostname:        cfg.Hostname,
+		ReadonlyRootfs:  hc.ReadonlyRootfs,
+		Privileged:      hc.Privileged,
+		CapAdd:          hc.CapAdd,
+		CapDrop:         hc.CapDrop,
+		ShmSize:         hc.ShmSize,
+		Sysctls:         hc.Sysctls,
+		OOMScoreAdj:     hc.OomScoreAdj,
+		CgroupsPath:     s.cgroupsPath(c),
+		NoNewPrivileges: false,
+		Resources: spec.Resources{
+			Memory:     hc.Memory,
+			MemorySwap: hc.MemorySwap,
+			CPUShares:  uint64(hc.CPUShares),
+			CPUQuota:   hc.CPUQuota,
+			CPUPeriod:  uint64(hc.CPUPeriod),
+			NanoCPUs:   hc.NanoCPUs,
+			CpusetCpus: hc.CpusetCpus,
+			CpusetMems: hc.CpusetMems,
+		},
+	}
+	if hc.PidsLimit != nil {
+		o.Resources.PidsLimit = *hc.PidsLimit
+	}
+	for _, u := range hc.Ulimits {
+		o.Ulimits = append(o.Ulimits, spec.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	for _, so := range hc.SecurityOpt {
+		k, v, _ := strings.Cut(so, "=")
+		if !strings.Contains(so, "=") {
+			k, v, _ = strings.Cut(so, ":")
+		}
+		switch k {
+		case "no-new-privileges":
+			o.NoNewPrivileges = v == "" || v == "true"
+		case "seccomp":
+			if v == "unconfined" {
+				o.Seccomp = "unconfined"
+			} else {
+				data, err := os.ReadFile(v)
+				if err != nil {
+					// The docker CLI sends the profile's content, not a path.
+					o.Seccomp = v
+				} else {
+					o.Seccomp = string(data)
+				}
+			}
+		case "apparmor", "label":
+			// No AppArmor or SELinux here; accepted and ignored like dockerd
+			// on hosts without them.
+		default:
+			return o, errdefs.InvalidParameterf("invalid --security-opt: %q", so)
+		}
+	}
+	ns, err := s.namespaces(hc)
+	if err != nil {
+		return o, err
+	}
+	o.Namespaces = ns
+	o.Mounts, err = s.userMounts(c)
+	return o, err
+}
+
+// namespaces maps the host config's modes onto spec namespace options.
+func (s *Service) namespaces(hc *container.HostConfig) (spec.NamespaceOptions, error) {
+	var ns spec.NamespaceOptions
+	join := func(ref, kind string) (string, error) {
+		other, err := s.store.get(ref)
+		if err != nil {
+			return "", err
+		}
+		other.mu.Lock()
+		defer other.mu.Unlock()
+		if other.State.Status != container.StateRunning {
+			return "", errdefs.Conflictf("cannot join network namespace of a non running container: container %s is %s", other.ID, other.State.Status)
+		}
+		return fmt.Sprintf("/proc/%d/ns/%s", other.State.Pid, kind), nil
+	}
+	var err error
+	switch mode := hc.NetworkMode; {
+	case mode.IsHost():
+		ns.Network = spec.NamespaceHost
+	case mode.IsContainer():
+		if ns.Network, err = join(mode.ConnectedContainer(), "net"); err != nil {
+			return ns, err
+		}
+	}
+	switch mode := hc.PidMode; {
+	case mode.IsHost():
+		ns.PID = spec.NamespaceHost
+	case mode.IsContainer():
+		if ns.PID, err = join(mode.Container(), "pid"); err != nil {
+			return ns, err
+		}
+	}
+	switch mode := hc.IpcMode; {
+	case mode.IsHost():
+		ns.IPC = spec.NamespaceHost
+	case mode.IsContainer():
+		if ns.IPC, err = join(mode.Container(), "ipc"); err != nil {
+			return ns, err
+		}
+	}
+	if hc.UTSMode.IsHost() {
+		ns.UTS = spec.NamespaceHost
+	}
+	switch hc.CgroupnsMode {
+	case "host":
+		ns.Cgroup = "host"
+	case "private":
+		ns.Cgroup = "private"
+	}
+	return ns, nil
+}
+
+// userMounts turns -v host:ctr binds and --tmpfs into OCI mounts. Named
+// volumes are the volume service's (not in this build).
+func (s *Service) userMounts(c *Container) ([]specs.Mount, error) {
+	var out []specs.Mount
+	for _, b := range c.HostConfig.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return nil, errdefs.InvalidParameterf("invalid volume specification: '%s'", b)
+		}
+		src, dst := parts[0], parts[1]
+		if !filepath.IsAbs(src) {
+			return nil, errdefs.NotImplementedf("named volumes are not supported yet: '%s'", b)
+		}
+		if !filepath.IsAbs(dst) {
+			return nil, errdefs.InvalidParameterf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", b, dst)
+		}
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return nil, err
+		}
+		opts := []string{"rbind", "rprivate"}
+		if len(parts) == 3 {
+			for _, o := range strings.Split(parts[2], ",") {
+				switch o {
+				case "ro":
+					opts = append(opts, "ro")
+				case "rw", "z", "Z", "":
+				case "private", "rprivate", "slave", "rslave", "shared", "rshared":
+					opts[1] = o
+				default:
+					return nil, errdefs.InvalidParameterf("invalid mode: %s", o)
+				}
+			}
+		}
+		out = append(out, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
+	}
+	for dst, o := range c.HostConfig.Tmpfs {
+		opts := []string{"nosuid", "nodev", "noexec"}
+		if o != "" {
+			opts = strings.Split(o, ",")
+		}
+		out = append(out, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	return out, nil
+}
+
+// cgroupsPath places the container under the configured parent, by default
+// nested under the daemon's own cgroup.
+func (s *Service) cgroupsPath(c *Container) string {
+	parent := c.HostConfig.CgroupParent
+	if parent == "" {
+		parent = s.cfg.CgroupParent
+	}
+	if !strings.HasPrefix(parent, "/") {
+		parent = "/" + parent
+	}
+	return filepath.Join(parent, c.ID)
+}
+
+// watch follows the running container's init until it exits.
+func (s *Service) watch(c *Container, client *shim.Client) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c.monitorCancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		exit, err := client.Init().Wait(ctx)
+		if ctx.Err() != nil {
+			return // the daemon is shutting down; the container runs on
+		}
+		if err != nil {
+			// The shim is gone: its exit file may still say how init ended.
+			if e, ferr := shim.ReadExitFile(s.runDir(c.ID)); ferr == nil {
+				exit, err = e, nil
+			}
+		}
+		s.handleExit(c, client, exit, err)
+	}()
+}
+
+// handleExit records an exit, releases the container's resources, and
+// applies the restart policy or auto-removal.
+func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, waitErr error) {
+	c.mu.Lock()
+	code := exit.ExitCode
+	finished := exit.ExitedAt
+	if waitErr != nil {
+		code = 255
+		c.State.Error = "shim: " + waitErr.Error()
+	}
+	if finished.IsZero() {
+		finished = time.Now()
+	}
+	if client != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = client.Delete(dctx, true)
+		cancel()
+		client.Close()
+	}
+	_ = snapshot.Unmount(s.rootfsPath(c.ID))
+	c.State.Status = container.StateExited
+	c.State.ExitCode = code
+	c.State.Pid = 0
+	c.State.ShimPid = 0
+	c.State.FinishedAt = finished.UTC()
+	c.monitorCancel = nil
+	_ = s.store.save(c)
+	c.notifyLocked()
+	s.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
+	restart, delay := s.shouldRestart(c)
+	autoRemove := c.HostConfig.AutoRemove && !c.removing
+	c.mu.Unlock()
+
+	switch {
+	case restart:
+		s.scheduleRestart(c, delay)
+	case autoRemove:
+		if err := s.Remove(context.Background(), c.ID, RemoveOptions{RemoveVolumes: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrConflict) {
+			s.log.Warn("auto-remove failed", "container", c.ID, "err", err)
+		}
+	}
+}
+
+// shouldRestart applies the restart policy; the caller holds c.mu.
+func (s *Service) shouldRestart(c *Container) (bool, time.Duration) {
+	if c.ManualStop || c.removing || s.ctx.Err() != nil {
+		return false, 0
+	}
+	rp := c.HostConfig.RestartPolicy
+	switch rp.Name {
+	case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+	case container.RestartPolicyOnFailure:
+		if c.State.ExitCode == 0 || (rp.MaximumRetryCount > 0 && c.RestartCount >= rp.MaximumRetryCount) {
+			return false, 0
+		}
+	default:
+		return false, 0
+	}
+	// Back off like dockerd: 100ms doubling, reset after a run of 10s.
+	delay := 100 * time.Millisecond
+	if c.State.FinishedAt.Sub(c.State.StartedAt) < 10*time.Second {
+		for i := 0; i < c.RestartCount && delay < time.Minute; i++ {
+			delay *= 2
+		}
+	}
+	if delay > time.Minute {
+		delay = time.Minute
+	}
+	c.State.Status = container.StateRestarting
+	c.notifyLocked()
+	return true, delay
+}
+
+func (s *Service) scheduleRestart(c *Container, delay time.Duration) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-time.After(delay):
+		case <-s.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.State.Status != container.StateRestarting || c.ManualStop || c.removing {
+			return
+		}
+		c.RestartCount++
+		if err := s.startLocked(s.ctx, c); err != nil {
+			s.log.Warn("restart failed", "container", c.ID, "err", err)
+			return
+		}
+		s.event(c, "restart", nil)
+	}()
+}
+

@@ -1,0 +1,118 @@
+package container
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/moby/moby/api/types/container"
+
+	ctrsvc "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/server/httputils"
+)
+
+func (rt *Router) attach(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	opts := ctrsvc.AttachOptions{
+		Stdin:      httputils.BoolValue(r, "stdin"),
+		Stdout:     httputils.BoolValue(r, "stdout"),
+		Stderr:     httputils.BoolValue(r, "stderr"),
+		Stream:     httputils.BoolValue(r, "stream"),
+		Logs:       httputils.BoolValue(r, "logs"),
+		DetachKeys: r.Form.Get("detachKeys"),
+	}
+	tty, err := rt.svc.PrepareAttach(vars["id"], opts)
+	if err != nil {
+		return err
+	}
+	conn, err := hijack(w, r, streamContentType(ctx, tty))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The hijacked connection outlives the request context's usual
+	// lifetime; end it with the server.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-httputils.ShutdownFromContext(ctx):
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = rt.svc.Attach(ctx, vars["id"], opts, conn, framer(tty))
+	errorOnStream(conn, err)
+	return nil
+}
+
+func (rt *Router) execCreate(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	var req container.ExecCreateRequest
+	if err := httputils.ReadJSON(r, &req, false); err != nil {
+		return err
+	}
+	id, err := rt.svc.ExecCreate(ctx, vars["id"], ctrsvc.ExecCreateOptions{
+		Cmd: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir, Tty: req.Tty,
+		AttachStdin: req.AttachStdin, AttachStdout: req.AttachStdout, AttachStderr: req.AttachStderr,
+		Privileged: req.Privileged, DetachKeys: req.DetachKeys, ConsoleSize: req.ConsoleSize,
+	})
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
+}
+
+func (rt *Router) execStart(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	var req container.ExecStartRequest
+	if err := httputils.ReadJSON(r, &req, true); err != nil {
+		return err
+	}
+	tty, err := rt.svc.PrepareExecStart(vars["id"])
+	if err != nil {
+		return err
+	}
+	if req.Detach {
+		if err := rt.svc.ExecStart(context.WithoutCancel(ctx), vars["id"], nil); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	conn, err := hijack(w, r, streamContentType(ctx, tty))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	err = rt.svc.ExecStart(ctx, vars["id"], conn)
+	errorOnStream(conn, err)
+	return nil
+}
+
+func (rt *Router) execResize(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	h, wd, err := sizeParams(r)
+	if err != nil {
+		return err
+	}
+	if err := rt.svc.ExecResize(ctx, vars["id"], h, wd); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (rt *Router) execInspect(_ context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	e, err := rt.svc.InspectExec(vars["id"])
+	if err != nil {
+		return err
+	}
+	if len(e.Opts.Cmd) == 0 {
+		return errdefs.NotFoundf("No such exec instance: %s", vars["id"])
+	}
+	priv := e.Opts.Privileged
+	return httputils.WriteJSON(w, http.StatusOK, container.ExecInspectResponse{
+		ID: e.ID, Running: e.Running, ExitCode: e.ExitCode, ContainerID: e.ContainerID, Pid: e.Pid,
+		OpenStdin: e.Opts.AttachStdin, OpenStdout: e.Opts.AttachStdout, OpenStderr: e.Opts.AttachStderr,
+		ProcessConfig: &container.ExecProcessConfig{Tty: e.Opts.Tty, Entrypoint: e.Opts.Cmd[0], Arguments: e.Opts.Cmd[1:], Privileged: &priv, User: e.Opts.User},
+	})
+}

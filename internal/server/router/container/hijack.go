@@ -1,0 +1,62 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+)
+
+func goarch() string { return runtime.GOARCH }
+
+// hijacked is the client's connection after the HTTP exchange: reads come
+// through the server's buffered reader first.
+type hijacked struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (h *hijacked) Read(p []byte) (int, error) { return h.r.Read(p) }
+
+func (h *hijacked) CloseWrite() error {
+	if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// hijack takes over the connection and answers 101 (when the client asked
+// to upgrade, as the docker CLI does) or 200, with the stream content type.
+func hijack(w http.ResponseWriter, r *http.Request, contentType string) (*hijacked, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, errdefs.InvalidParameterf("the connection cannot be hijacked")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	var status string
+	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
+		status = "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + contentType + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+	} else {
+		status = "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n\r\n"
+	}
+	if _, err := conn.Write([]byte(status)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &hijacked{Conn: conn, r: brw.Reader}, nil
+}
+
+func errorOnStream(conn net.Conn, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	_, _ = conn.Write([]byte("Error: " + err.Error() + "\r\n"))
+}
