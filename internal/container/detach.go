@@ -110,4 +110,3 @@ func (d *detachReader) feed(b []byte) {
 		d.out = append(d.out, c)
 	}
 }
-

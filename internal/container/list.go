@@ -302,4 +302,3 @@ func pruneEvent(reclaimed uint64) events.Message {
 	return events.Message{Type: events.ContainerEventType, Action: events.ActionPrune,
 		Actor: events.Actor{Attributes: map[string]string{"reclaimed": strconv.FormatUint(reclaimed, 10)}}}
 }
-

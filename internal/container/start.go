@@ -463,4 +463,3 @@ func (s *Service) scheduleRestart(c *Container, delay time.Duration) {
 		s.event(c, "restart", nil)
 	}()
 }
-

@@ -60,8 +60,8 @@ func TestServerRequests(t *testing.T) {
 	huge := `{"Name":"` + strings.Repeat("a", httputils.MaxJSONBody) + `"}`
 	tests := []struct {
 		name, method, path, ctype, body string
-		status                           int
-		contains                         string
+		status                          int
+		contains                        string
 	}{
 		{"create", "POST", "/v1.44/things/create", "application/json", `{"Name":"a"}`, 201, `"Version":"1.44"`},
 		{"unversioned gets newest", "POST", "/things/create", "application/json", `{"Name":"a"}`, 201, `"Version":"1.50"`},

@@ -16,8 +16,8 @@ import (
 	ctrsvc "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/errdefs"
 	"github.com/berth-engine/berth/internal/server"
-	systemrouter "github.com/berth-engine/berth/internal/server/router/system"
 	"github.com/berth-engine/berth/internal/server/httputils"
+	systemrouter "github.com/berth-engine/berth/internal/server/router/system"
 )
 
 // Router serves /containers and /exec.

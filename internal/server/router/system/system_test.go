@@ -25,7 +25,9 @@ func (f fakeBackend) Info(context.Context) (*system.Info, error) { return &syste
 func (f fakeBackend) Version(context.Context) system.VersionResponse {
 	return system.VersionResponse{APIVersion: "1.50"}
 }
-func (f fakeBackend) DiskUsage(context.Context) (*DiskUsage, error) { return &DiskUsage{LayersSize: 7}, nil }
+func (f fakeBackend) DiskUsage(context.Context) (*DiskUsage, error) {
+	return &DiskUsage{LayersSize: 7}, nil
+}
 func (f fakeBackend) SubscribeEvents(ctx context.Context, since time.Time, fl bus.Filter) ([]events.Message, <-chan events.Message) {
 	return f.bus.Subscribe(ctx, since, fl)
 }
