@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,8 +63,8 @@ func TestDockerCLIVersionInfoDF(t *testing.T) {
 	if r.ExitCode != 0 {
 		t.Fatalf("docker version: %s", r)
 	}
-	for _, want := range []string{"Server: Berth Engine", "API version:       1.50 (minimum version 1.24)"} {
-		if !strings.Contains(r.Stdout, want) {
+	for _, want := range []string{`Server: Berth Engine`, `Engine:\s+Version:\s+\S+\s+API version:\s+1\.50 \(minimum version 1\.24\)`} {
+		if !regexp.MustCompile(want).MatchString(r.Stdout) {
 			t.Errorf("docker version lacks %q:\n%s", want, r.Stdout)
 		}
 	}

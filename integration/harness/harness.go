@@ -73,10 +73,14 @@ func Binaries(t testing.TB) string {
 	return binDir
 }
 
-// Cleanup removes the binaries; call from TestMain after m.Run.
+// Cleanup removes the binaries and the busybox tarball; call from TestMain
+// after m.Run.
 func Cleanup() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
+	}
+	if busyboxTar != "" {
+		os.RemoveAll(filepath.Dir(busyboxTar))
 	}
 }
 
@@ -128,6 +132,13 @@ func New(t testing.TB, opts Options) *Daemon {
 		Pidfile:  filepath.Join(dir, "berthd.pid"),
 		LogPath:  filepath.Join(dir, "berthd.log"),
 		Args:     opts.Args,
+	}
+	// An explicit --config-file must exist; tests may write keys into it.
+	cfgFile := filepath.Join(dir, "daemon.json")
+	if _, err := os.Stat(cfgFile); os.IsNotExist(err) {
+		if err := os.WriteFile(cfgFile, []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return d
 }
@@ -353,4 +364,46 @@ func removeAllUnmounting(dir string) {
 		}
 	}
 	os.RemoveAll(dir)
+}
+
+var (
+	busyboxOnce sync.Once
+	busyboxTar  string
+	busyboxErr  error
+)
+
+// BusyboxTar returns a busybox rootfs tarball made offline by
+// scripts/mkbusybox.sh, built once per test process.
+func BusyboxTar(t testing.TB) string {
+	t.Helper()
+	busyboxOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "berth-busybox-")
+		if err != nil {
+			busyboxErr = err
+			return
+		}
+		busyboxTar = filepath.Join(dir, "busybox.tar")
+		out, err := exec.Command(filepath.Join(RepoRoot(), "scripts", "mkbusybox.sh"), busyboxTar).CombinedOutput()
+		if err != nil {
+			busyboxErr = fmt.Errorf("mkbusybox.sh: %v\n%s", err, out)
+		}
+	})
+	if busyboxErr != nil {
+		t.Fatal(busyboxErr)
+	}
+	return busyboxTar
+}
+
+// BusyboxImage is the name tests give the busybox image: a loopback
+// registry, so that a missing image never sends the engine to Docker Hub.
+const BusyboxImage = "127.0.0.1:1/test/busybox:1"
+
+// ImportBusybox imports the busybox rootfs into d as BusyboxImage with a
+// default command, through the docker CLI.
+func (d *Daemon) ImportBusybox() {
+	d.t.Helper()
+	r := d.Docker("import", "--change", `CMD ["/bin/sh"]`, "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", BusyboxTar(d.t), BusyboxImage)
+	if r.ExitCode != 0 {
+		d.t.Fatalf("docker import busybox: %s", r)
+	}
 }

@@ -19,10 +19,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-engine/berth/internal/config"
+	"github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/content"
 	"github.com/berth-engine/berth/internal/events"
+	"github.com/berth-engine/berth/internal/image"
 	"github.com/berth-engine/berth/internal/metadata"
 	"github.com/berth-engine/berth/internal/server"
+	containerrouter "github.com/berth-engine/berth/internal/server/router/container"
 	systemrouter "github.com/berth-engine/berth/internal/server/router/system"
+	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/sysinfo"
 )
 
@@ -37,6 +42,11 @@ type Daemon struct {
 	engineID string
 	driver   string
 
+	content     *content.Store
+	snapshotter snapshot.Snapshotter
+	images      *image.Service
+	containers  *container.Service
+
 	server    *server.Server
 	listeners []listener
 	closeOnce sync.Once
@@ -45,7 +55,7 @@ type Daemon struct {
 // New prepares a daemon: it locks the data-root (refusing if another daemon
 // holds it), writes the pidfile, opens the metadata store, and opens the
 // listeners. Nothing is served until Serve.
-func New(cfg *config.Config, log *slog.Logger) (d *Daemon, err error) {
+func New(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if err := os.MkdirAll(cfg.DataRoot, 0o711); err != nil {
 		return nil, fmt.Errorf("create data-root: %w", err)
 	}
@@ -53,7 +63,7 @@ func New(cfg *config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, log: log, lock: lock, bus: events.New(), host: sysinfo.Read()}
+	d := &Daemon{cfg: cfg, log: log, lock: lock, bus: events.New(), host: sysinfo.Read()}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -78,12 +88,18 @@ func New(cfg *config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.db, err = metadata.Open(filepath.Join(cfg.DataRoot, "metadata.db")); err != nil {
 		return nil, err
 	}
-	d.driver = cfg.StorageDriver
-	if d.driver == "" || d.driver == "overlay" {
-		d.driver = "overlay2"
+	ctx := context.Background()
+	if err := d.initStorage(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.initImages(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.initContainers(ctx); err != nil {
+		return nil, err
 	}
 
-	d.server = server.New(log, systemrouter.New(d))
+	d.server = server.New(log, systemrouter.New(d), containerrouter.New(d.containers))
 	if d.listeners, err = listen(cfg, log); err != nil {
 		return nil, err
 	}
@@ -123,6 +139,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 func (d *Daemon) close() {
 	d.closeOnce.Do(func() {
 		closeListeners(d.listeners)
+		if d.containers != nil {
+			d.containers.Close()
+		}
+		if d.snapshotter != nil {
+			d.snapshotter.Close()
+		}
 		if d.db != nil {
 			d.db.Close()
 		}

@@ -47,3 +47,5 @@ func backingFS(path string) string {
 	}
 	return "unknown"
 }
+
+func mkdirAll(p string) error { return os.MkdirAll(p, 0o711) }

@@ -7,12 +7,18 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/moby/moby/api/types/build"
+	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	imagetypes "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 
+	"github.com/berth-engine/berth/internal/container"
 	bus "github.com/berth-engine/berth/internal/events"
+	"github.com/berth-engine/berth/internal/image"
 	systemrouter "github.com/berth-engine/berth/internal/server/router/system"
 	"github.com/berth-engine/berth/internal/version"
 )
@@ -54,7 +60,7 @@ func (d *Daemon) Version(context.Context) system.VersionResponse {
 }
 
 // Info implements the system router's backend with live figures.
-func (d *Daemon) Info(context.Context) (*system.Info, error) {
+func (d *Daemon) Info(ctx context.Context) (*system.Info, error) {
 	h := d.host
 	cgroupDriver := "cgroupfs"
 	info := &system.Info{
@@ -102,6 +108,10 @@ func (d *Daemon) Info(context.Context) (*system.Info, error) {
 		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
 		Warnings:           []string{},
 	}
+	info.Containers, info.ContainersRunning, info.ContainersPaused, info.ContainersStopped = d.containers.Counts()
+	if imgs, err := d.images.List(ctx, image.ListOptions{All: true}); err == nil {
+		info.Images = len(imgs)
+	}
 	if h.CgroupVersion == "2" {
 		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
 	}
@@ -130,8 +140,27 @@ func (d *Daemon) registryConfig() *registry.ServiceConfig {
 }
 
 // DiskUsage implements the system router's backend.
-func (d *Daemon) DiskUsage(context.Context) (*systemrouter.DiskUsage, error) {
-	return &systemrouter.DiskUsage{}, nil
+func (d *Daemon) DiskUsage(ctx context.Context) (*systemrouter.DiskUsage, error) {
+	du := &systemrouter.DiskUsage{Images: []imagetypes.Summary{}, Containers: []containertypes.Summary{}, Volumes: []volume.Volume{}, BuildCache: []build.CacheRecord{}}
+	imgs, err := d.images.List(ctx, image.ListOptions{All: true, SharedSize: true})
+	if err != nil {
+		return nil, err
+	}
+	ctrs, err := d.containers.List(ctx, container.ListOptions{All: true, Size: true})
+	if err != nil {
+		return nil, err
+	}
+	// An image's Containers count is how many containers use it.
+	uses := map[string]int64{}
+	for _, c := range ctrs {
+		uses[c.ImageID]++
+	}
+	for i := range imgs {
+		imgs[i].Containers = uses[imgs[i].ID]
+		du.LayersSize += imgs[i].Size - max(imgs[i].SharedSize, 0)
+	}
+	du.Images, du.Containers = imgs, ctrs
+	return du, nil
 }
 
 // SubscribeEvents implements the system router's backend.

@@ -1,0 +1,237 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-engine/berth/integration/harness"
+)
+
+const img = harness.BusyboxImage
+
+func startWithBusybox(t *testing.T) *harness.Daemon {
+	t.Helper()
+	d := harness.Start(t, harness.Options{})
+	d.ImportBusybox()
+	t.Cleanup(func() {
+		// Remove every container the test left, through the API.
+		if r := d.Docker("ps", "-aq"); r.ExitCode == 0 {
+			for _, id := range strings.Fields(r.Stdout) {
+				d.Docker("rm", "-f", id)
+			}
+		}
+	})
+	return d
+}
+
+func TestDockerRunForeground(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "--rm", img, "echo", "hello from berth")
+	if r.ExitCode != 0 || r.Stdout != "hello from berth\n" {
+		t.Fatalf("docker run: %s", r)
+	}
+	r = d.Docker("run", "--name", "exit3", img, "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.ExitCode != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
+		t.Fatalf("exit code / streams: %s", r)
+	}
+	r = d.Docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "exit3")
+	if strings.TrimSpace(r.Stdout) != "exited 3" {
+		t.Fatalf("inspect: %s", r)
+	}
+	// --rm removed the first one; exit3 remains.
+	r = d.Docker("ps", "-a", "--format", "{{.Names}}")
+	if strings.TrimSpace(r.Stdout) != "exit3" {
+		t.Fatalf("ps -a: %s", r)
+	}
+	r = d.DockerStdin([]byte("piped input\n"), "run", "--rm", "-i", img, "cat")
+	if r.ExitCode != 0 || r.Stdout != "piped input\n" {
+		t.Fatalf("run -i: %s", r)
+	}
+	r = d.Docker("run", "--rm", img, "no-such-binary")
+	if r.ExitCode != 127 {
+		t.Fatalf("missing binary: want exit 127: %s", r)
+	}
+	r = d.Docker("run", "--name", "exit3", img, "true")
+	if r.ExitCode != 125 || !strings.Contains(r.Stderr, `The container name "/exit3" is already in use`) {
+		t.Fatalf("name conflict: %s", r)
+	}
+}
+
+func TestDockerRunDetachedLifecycle(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", "--name", "sleeper", img, "sh", "-c", "echo started; exec sleep 1000")
+	id := strings.TrimSpace(r.Stdout)
+	if r.ExitCode != 0 || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
+		t.Fatalf("run -d: %s", r)
+	}
+	r = d.Docker("ps", "--format", "{{.ID}} {{.Names}} {{.Status}}")
+	if !strings.HasPrefix(r.Stdout, id[:12]+" sleeper Up ") {
+		t.Fatalf("ps: %s", r)
+	}
+	r = d.Docker("exec", "sleeper", "sh", "-c", "echo hi from exec; exit 5")
+	if r.ExitCode != 5 || r.Stdout != "hi from exec\n" {
+		t.Fatalf("exec: %s", r)
+	}
+	r = d.Docker("exec", "sleeper", "cat", "/proc/1/cmdline")
+	if !strings.HasPrefix(r.Stdout, "sleep") {
+		t.Fatalf("pid 1 inside: %q", r.Stdout)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = d.Docker("logs", "sleeper")
+		if r.Stdout == "started\n" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Stdout != "started\n" {
+		t.Fatalf("logs: %s", r)
+	}
+	r = d.Docker("pause", "sleeper")
+	if r.ExitCode != 0 {
+		t.Fatalf("pause: %s", r)
+	}
+	if s := d.Docker("inspect", "-f", "{{.State.Status}}", "sleeper").Stdout; strings.TrimSpace(s) != "paused" {
+		t.Fatalf("after pause: %q", s)
+	}
+	if r = d.Docker("unpause", "sleeper"); r.ExitCode != 0 {
+		t.Fatalf("unpause: %s", r)
+	}
+	if r = d.Docker("rename", "sleeper", "dozer"); r.ExitCode != 0 {
+		t.Fatalf("rename: %s", r)
+	}
+	r = d.Docker("rm", "dozer")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "stop the container before removing or force remove") {
+		t.Fatalf("rm running: %s", r)
+	}
+	start := time.Now()
+	r = d.Docker("stop", "-t", "1", "dozer")
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "dozer" {
+		t.Fatalf("stop: %s", r)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Fatalf("stop -t 1 took %v", time.Since(start))
+	}
+	r = d.Docker("wait", "dozer")
+	if strings.TrimSpace(r.Stdout) != "137" {
+		t.Fatalf("wait after stop (sleep ignores SIGTERM as pid 1): %s", r)
+	}
+	if r = d.Docker("rm", "dozer"); r.ExitCode != 0 {
+		t.Fatalf("rm: %s", r)
+	}
+	if r = d.Docker("inspect", "dozer"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "No such") {
+		t.Fatalf("inspect removed: %s", r)
+	}
+}
+
+func TestSecurityDefaults(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "--rm", img, "sh", "-c", "grep CapEff /proc/self/status; wc -c < /proc/kcore; id -u; hostname")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	// Docker's 14 default capabilities.
+	if len(lines) != 4 || !strings.HasSuffix(lines[0], "00000000a80425fb") {
+		t.Fatalf("default capabilities: %q", r.Stdout)
+	}
+	if strings.TrimSpace(lines[1]) != "0" {
+		t.Fatalf("/proc/kcore is not masked: %q", lines[1])
+	}
+	if lines[2] != "0" || len(lines[3]) != 12 {
+		t.Fatalf("uid/hostname: %q", r.Stdout)
+	}
+	r = d.Docker("run", "--rm", "--privileged", img, "grep", "CapEff", "/proc/self/status")
+	daemonCaps := capEff(t, "/proc/self/status")
+	if r.ExitCode != 0 || !strings.HasSuffix(strings.TrimSpace(r.Stdout), daemonCaps) {
+		t.Fatalf("privileged caps %q, want the daemon's %s", r.Stdout, daemonCaps)
+	}
+	r = d.Docker("run", "--rm", "-u", "nobody", img, "id")
+	if !strings.Contains(r.Stdout, "uid=65534(nobody)") {
+		t.Fatalf("-u nobody: %s", r)
+	}
+}
+
+func capEff(t *testing.T, path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "CapEff:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "CapEff:"))
+		}
+	}
+	t.Fatal("no CapEff")
+	return ""
+}
+
+func TestDockerPyContainers(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Python(`
+out = client.containers.run("` + img + `", ["echo", "hello py"], remove=True)
+c = client.containers.run("` + img + `", ["sh", "-c", "echo bg; exit 4"], detach=True)
+res = c.wait()
+logs = c.logs()
+c.reload()
+status = c.status
+c.remove()
+print(json.dumps({"out": out.decode(), "code": res["StatusCode"], "logs": logs.decode(), "status": status}))
+`)
+	if r.ExitCode != 0 {
+		t.Fatalf("docker-py: %s", r)
+	}
+	var got struct {
+		Out, Logs, Status string
+		Code              int
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.Stdout)), &got); err != nil {
+		t.Fatalf("%v: %s", err, r)
+	}
+	if got.Out != "hello py\n" || got.Code != 4 || got.Logs != "bg\n" || got.Status != "exited" {
+		t.Fatalf("docker-py saw %+v", got)
+	}
+}
+
+func TestContainersSurviveDaemonKill(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", "--name", "survivor", img, "sh", "-c", "echo before; sleep 1000")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	pidBefore := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", "survivor").Stdout)
+	r = d.Docker("run", "-d", "--name", "shortlived", img, "sh", "-c", "sleep 2; exit 7")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	d.Kill()
+	// shortlived exits while the daemon is down.
+	time.Sleep(3 * time.Second)
+	d2 := harness.New(t, harness.Options{Dir: d.Dir})
+	if err := d2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d2.Docker("rm", "-f", "survivor", "shortlived") })
+	r = d2.Docker("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "survivor")
+	if strings.TrimSpace(r.Stdout) != "running "+pidBefore {
+		t.Fatalf("after daemon restart: %s (pid before %s)", r, pidBefore)
+	}
+	if pid, _ := strconv.Atoi(pidBefore); pid == 0 {
+		t.Fatalf("bad pid %q", pidBefore)
+	}
+	r = d2.Docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "shortlived")
+	if strings.TrimSpace(r.Stdout) != "exited 7" {
+		t.Fatalf("container that exited while the daemon was down: %s", r)
+	}
+	if r = d2.Docker("logs", "survivor"); r.Stdout != "before\n" {
+		t.Fatalf("logs after restart: %s", r)
+	}
+	if r = d2.Docker("exec", "survivor", "echo", "still here"); r.Stdout != "still here\n" {
+		t.Fatalf("exec after restart: %s", r)
+	}
+}

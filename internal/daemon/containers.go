@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/image"
+)
+
+// imagesForContainers adapts the image service to what containers need.
+type imagesForContainers struct{ images *image.Service }
+
+func (a imagesForContainers) ImageForContainer(ctx context.Context, ref string) (container.ImageInfo, error) {
+	rfs, err := a.images.RootFS(ctx, ref)
+	if err != nil {
+		return container.ImageInfo{}, err
+	}
+	return container.ImageInfo{ID: rfs.ID.String(), ChainID: rfs.ChainID.String(), Config: rfs.Config.Config}, nil
+}
+
+// initContainers builds the container service and reconnects to the shims
+// of containers that kept running while the daemon was down.
+func (d *Daemon) initContainers(ctx context.Context) error {
+	shimBin, err := findShim()
+	if err != nil {
+		return err
+	}
+	svc, err := container.New(container.Config{
+		DataRoot:     d.cfg.DataRoot,
+		ExecRoot:     d.cfg.ExecRoot,
+		ShimBinary:   shimBin,
+		CgroupParent: cgroupParent(d.cfg.CgroupParent),
+		DB:           d.db,
+		Snapshotter:  d.snapshotter,
+		Driver:       d.driver,
+		Images:       imagesForContainers{d.images},
+		Events:       d.bus,
+		Log:          d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.containers = svc
+	d.images.SetContainerChecker(containerChecker{d})
+	svc.Restore(ctx)
+	return nil
+}
+
+// findShim looks for berth-shim beside berthd first, so that a build tree
+// and an install each use their own, then on PATH.
+func findShim() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "berth-shim")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("berth-shim")
+	if err != nil {
+		return "", fmt.Errorf("berth-shim not found beside berthd or on PATH: %w", err)
+	}
+	return p, nil
+}
+
+// cgroupParent nests containers under the daemon's own cgroup by default,
+// so a daemon started inside a limited cgroup keeps its containers inside
+// that limit.
+func cgroupParent(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	own := ownCgroup()
+	return path.Join(own, "berth")
+}
+
+// ownCgroup reads the daemon's cgroup: the unified path on v2, the memory
+// controller's on v1.
+func ownCgroup() string {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	unified, memory := "", ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			unified = parts[2]
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c == "memory" {
+				memory = parts[2]
+			}
+		}
+	}
+	if memory != "" {
+		return memory
+	}
+	if unified != "" {
+		return unified
+	}
+	return "/"
+}
