@@ -2,16 +2,19 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/image"
+	"github.com/berth-engine/berth/internal/sysinfo"
 )
 
 // imagesForContainers adapts the image service to what containers need.
@@ -36,7 +39,7 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 		DataRoot:     d.cfg.DataRoot,
 		ExecRoot:     d.cfg.ExecRoot,
 		ShimBinary:   shimBin,
-		CgroupParent: cgroupParent(d.cfg.CgroupParent),
+		CgroupParent: cgroupParent(d.cfg.CgroupParent, d.log),
 		DB:           d.db,
 		Snapshotter:  d.snapshotter,
 		Driver:       d.driver,
@@ -72,24 +75,47 @@ func findShim() (string, error) {
 // cgroupParent nests containers under the daemon's own cgroup by default,
 // so a daemon started inside a limited cgroup keeps its containers inside
 // that limit.
-func cgroupParent(configured string) string {
+func cgroupParent(configured string, log interface{ Warn(string, ...any) }) string {
 	if configured != "" {
 		return configured
 	}
-	own := ownCgroup()
-	return path.Join(own, "berth")
+	data, _ := os.ReadFile("/proc/self/cgroup")
+	v2 := sysinfoCgroupV2()
+	parent, leaf := planCgroups(data, v2)
+	if leaf != "" {
+		// cgroup v2 forbids processes in a cgroup whose children have
+		// controllers enabled: move the daemon into a leaf of its own.
+		if err := moveSelf(leaf); err != nil {
+			log.Warn("cannot move berthd into a leaf cgroup; container limits may fail", "cgroup", leaf, "err", err)
+		}
+	}
+	return parent
+}
+
+// planCgroups decides, from /proc/self/cgroup, the containers' parent and
+// (on v2 when the daemon is not in the root) the leaf the daemon must move
+// into first.
+func planCgroups(procSelfCgroup []byte, v2 bool) (parent, daemonLeaf string) {
+	own := ownCgroup(procSelfCgroup, v2)
+	if v2 && own != "/" {
+		return path.Join(own, "berth"), path.Join(own, "daemon")
+	}
+	return path.Join(own, "berth"), ""
+}
+
+func moveSelf(leaf string) error {
+	dir := filepath.Join("/sys/fs/cgroup", leaf)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 }
 
 // ownCgroup reads the daemon's cgroup: the unified path on v2, the memory
-// controller's on v1.
-func ownCgroup() string {
-	f, err := os.Open("/proc/self/cgroup")
-	if err != nil {
-		return "/"
-	}
-	defer f.Close()
+// controller's on v1 (and on hybrid hosts).
+func ownCgroup(data []byte, v2 bool) string {
 	unified, memory := "", ""
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
 		if len(parts) != 3 {
@@ -104,6 +130,9 @@ func ownCgroup() string {
 			}
 		}
 	}
+	if v2 && unified != "" {
+		return unified
+	}
 	if memory != "" {
 		return memory
 	}
@@ -112,3 +141,5 @@ func ownCgroup() string {
 	}
 	return "/"
 }
+
+func sysinfoCgroupV2() bool { return sysinfo.CgroupVersion("/sys/fs/cgroup") == "2" }
