@@ -1,0 +1,205 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/berth-engine/berth/internal/runtime/shim"
+)
+
+// jsonLog writes Docker's json-file format: one object per line. Each line is
+// written with one write(2), so a reader (docker logs -f) never sees half a
+// record, and nothing is buffered in the shim.
+type jsonLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func openJSONLog(path string) (*jsonLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonLog{f: f}, nil
+}
+
+type logRecord struct {
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	Time   string `json:"time"`
+}
+
+func (l *jsonLog) write(stream string, line []byte) {
+	b, err := json.Marshal(logRecord{Log: string(line), Stream: stream, Time: time.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return
+	}
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.f.Write(b)
+}
+
+// lineSplitter cuts a stream into log records at newlines, as dockerd does,
+// with a cap so a process that never writes a newline still gets logged.
+type lineSplitter struct {
+	log    *jsonLog
+	stream string
+	buf    []byte
+}
+
+const maxLogLine = 16 << 10
+
+func (s *lineSplitter) write(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.buf = append(s.buf, p...)
+			if len(s.buf) >= maxLogLine {
+				s.flush()
+			}
+			return
+		}
+		s.buf = append(s.buf, p[:i+1]...)
+		p = p[i+1:]
+		s.flush()
+	}
+}
+
+func (s *lineSplitter) flush() {
+	if len(s.buf) > 0 {
+		s.log.write(s.stream, s.buf)
+		s.buf = s.buf[:0]
+	}
+}
+
+// broadcaster hands one process's output to every attacher. A slow attacher
+// is dropped rather than allowed to block the container's writes (which
+// would stall the process and its log).
+type broadcaster struct {
+	mu     sync.Mutex
+	tty    bool
+	subs   map[*subscriber]struct{}
+	closed bool
+}
+
+type subscriber struct {
+	streams uint8 // bit 1<<shim.Stdout, 1<<shim.Stderr
+	ch      chan chunk
+}
+
+type chunk struct {
+	stream byte
+	data   []byte
+}
+
+const subscriberQueue = 512
+
+func newBroadcaster(tty bool) *broadcaster {
+	return &broadcaster{tty: tty, subs: map[*subscriber]struct{}{}}
+}
+
+func (b *broadcaster) write(stream byte, p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.subs) == 0 {
+		return
+	}
+	data := append([]byte(nil), p...)
+	for s := range b.subs {
+		if s.streams&(1<<stream) == 0 {
+			continue
+		}
+		select {
+		case s.ch <- chunk{stream, data}:
+		default:
+			delete(b.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+// close ends every attacher's output once the process's output is done.
+func (b *broadcaster) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		close(s.ch)
+	}
+	clear(b.subs)
+}
+
+// subscribe returns a channel that carries output and is closed when the
+// process's output ends (at once if it already has).
+func (b *broadcaster) subscribe(stdout, stderr bool) *subscriber {
+	s := &subscriber{ch: make(chan chunk, subscriberQueue)}
+	if stdout {
+		s.streams |= 1 << shim.Stdout
+	}
+	if stderr {
+		s.streams |= 1 << shim.Stderr
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		close(s.ch)
+		return s
+	}
+	b.subs[s] = struct{}{}
+	return s
+}
+
+func (b *broadcaster) unsubscribe(s *subscriber) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; ok {
+		delete(b.subs, s)
+		close(s.ch)
+	}
+}
+
+// serve copies s's output to conn, framed unless the process has a tty.
+func (b *broadcaster) serve(s *subscriber, conn net.Conn) {
+	for c := range s.ch {
+		var err error
+		if b.tty {
+			_, err = conn.Write(c.data)
+		} else {
+			h := shim.FrameHeader(c.stream, len(c.data))
+			_, err = (&net.Buffers{h[:], c.data}).WriteTo(conn)
+		}
+		if err != nil {
+			b.unsubscribe(s)
+			for range s.ch {
+			}
+			return
+		}
+	}
+}
+
+// pump reads one output stream until EOF (or EIO from a pty master whose
+// slave side is gone) and feeds the log and the attachers.
+func pump(r io.Reader, stream byte, log *lineSplitter, b *broadcaster) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if log != nil {
+				log.write(buf[:n])
+			}
+			b.write(stream, buf[:n])
+		}
+		if err != nil {
+			break
+		}
+	}
+	if log != nil {
+		log.flush()
+	}
+}

@@ -1,0 +1,364 @@
+// Package server is berth-shim: it creates one container with libcontainer,
+// owns its stdio, log and exit status, and serves the daemon over a Unix
+// socket (the protocol is documented in package shim). It outlives the daemon:
+// a restarted daemon finds it again by its socket.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+)
+
+// Config is berth-shim's command line.
+type Config struct {
+	ID       string
+	Bundle   string // directory holding config.json
+	StateDir string // libcontainer's root
+	Socket   string
+	LogPath  string // json-file log of init's output
+	Tty      bool   // must match the spec's process.terminal
+	Stdin    bool   // give init a stdin pipe attachers can write to
+	// Ready, if set, is closed once the container is created and the socket
+	// listens; a failure before that is written to it first.
+	Ready *os.File
+}
+
+// execRetention is how long an exited exec stays queryable.
+const execRetention = 5 * time.Minute
+
+type server struct {
+	cfg       Config
+	container *libcontainer.Container
+	reaper    *reaper
+	init      *process
+
+	mu       sync.Mutex
+	execs    map[string]*process
+	nextExec int
+	deleted  chan struct{}
+	once     sync.Once
+	oom      atomic.Bool
+}
+
+// Run creates the container and serves until it is deleted.
+func Run(cfg Config) (err error) {
+	ready := cfg.Ready
+	defer func() {
+		if ready != nil {
+			if err != nil {
+				fmt.Fprintln(ready, err)
+			}
+			ready.Close()
+		}
+	}()
+	// Container processes are reparented to their nearest subreaper when
+	// libcontainer's intermediate processes exit: that must be us.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming a subreaper: %w", err)
+	}
+	s := &server{cfg: cfg, reaper: newReaper(), execs: map[string]*process{}, deleted: make(chan struct{})}
+	if err := s.create(); err != nil {
+		return err
+	}
+	_ = os.Remove(cfg.Socket)
+	l, err := net.Listen("unix", cfg.Socket)
+	if err != nil {
+		_ = s.container.Destroy()
+		return err
+	}
+	_ = os.Chmod(cfg.Socket, 0o600)
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	shutDown := make(chan struct{})
+	go func() {
+		defer close(shutDown)
+		<-s.deleted
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		// Shutdown leaves hijacked attach connections alone; they end with
+		// the process's output, which has ended by now.
+		_ = srv.Shutdown(ctx)
+	}()
+	ready.Close()
+	ready = nil
+	err = srv.Serve(l)
+	_ = os.Remove(cfg.Socket)
+	if errors.Is(err, http.ErrServerClosed) {
+		// Serve returns as Shutdown starts; the answer to /delete is still
+		// being written.
+		<-shutDown
+		return nil
+	}
+	return err
+}
+
+func (s *server) create() error {
+	b, err := os.ReadFile(filepath.Join(s.cfg.Bundle, "config.json"))
+	if err != nil {
+		return err
+	}
+	var sp specs.Spec
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return fmt.Errorf("parsing config.json: %w", err)
+	}
+	if sp.Process == nil {
+		return errors.New("config.json has no process")
+	}
+	if sp.Process.Terminal != s.cfg.Tty {
+		return fmt.Errorf("--tty=%v but config.json has process.terminal=%v", s.cfg.Tty, sp.Process.Terminal)
+	}
+	// specconv resolves relative paths against the working directory, as
+	// runc does from inside the bundle.
+	if err := os.Chdir(s.cfg.Bundle); err != nil {
+		return err
+	}
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: s.cfg.ID, Spec: &sp})
+	if err != nil {
+		return err
+	}
+	c, err := libcontainer.Create(s.cfg.StateDir, s.cfg.ID, config)
+	if err != nil {
+		return fmt.Errorf("creating container: %w", err)
+	}
+	s.container = c
+	log, err := openJSONLog(s.cfg.LogPath)
+	if err != nil {
+		_ = c.Destroy()
+		return err
+	}
+	p, err := newProcess("", sp.Process, s.cfg.Stdin, log)
+	if err != nil {
+		_ = c.Destroy()
+		return err
+	}
+	p.lp.Init = true
+	p.onDone = s.initExited
+	s.init = p
+	err = s.reaper.start(func() (int, error) {
+		if err := c.Start(p.lp); err != nil {
+			return 0, err
+		}
+		pid, err := p.lp.Pid()
+		p.pid = pid
+		return pid, err
+	}, p.exited)
+	if err == nil {
+		err = p.started()
+	}
+	if err != nil {
+		p.closeAll()
+		_ = c.Destroy()
+		return fmt.Errorf("starting container init: %w", err)
+	}
+	// Without a memory cgroup there is no OOM killer of our own to watch.
+	if ch, err := c.NotifyOOM(); err == nil {
+		go func() {
+			for range ch {
+				s.oom.Store(true)
+			}
+		}()
+	}
+	return nil
+}
+
+// initExited persists the exit so a daemon restarted after the shim is gone
+// still learns it.
+func (s *server) initExited(e *shim.Exit) {
+	e.OOMKilled = s.oom.Load()
+	if err := writeFileAtomic(filepath.Join(filepath.Dir(s.cfg.Socket), shim.ExitFileName), e); err != nil {
+		slog.Error("writing exit file", "id", s.cfg.ID, "err", err)
+	}
+}
+
+func writeFileAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".exit-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (s *server) process(id string) (*process, error) {
+	if id == "" {
+		return s.init, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.execs[id]
+	if !ok {
+		return nil, errdefs.NotFound(fmt.Errorf("no such exec: %s", id))
+	}
+	return p, nil
+}
+
+func (s *server) start(p *process) error {
+	p.mu.Lock()
+	if p.status != shim.StatusCreated {
+		st := p.status
+		p.mu.Unlock()
+		return errdefs.Conflict(fmt.Errorf("process is %s, not created", st))
+	}
+	// Set before starting: a process as short as /bin/true may have exited
+	// (and be marked stopped) before the start call returns.
+	p.status = shim.StatusRunning
+	p.startedAt = time.Now()
+	p.mu.Unlock()
+
+	if p.id == "" {
+		if err := s.container.Exec(); err != nil {
+			return fmt.Errorf("starting container: %w", err)
+		}
+		return nil
+	}
+	if st := s.status(); st != shim.StatusRunning {
+		p.mu.Lock()
+		p.status = shim.StatusCreated
+		p.mu.Unlock()
+		return errdefs.Conflict(fmt.Errorf("container is %s, not running", st))
+	}
+	err := s.reaper.start(func() (int, error) {
+		if err := s.container.Run(p.lp); err != nil {
+			return 0, err
+		}
+		pid, err := p.lp.Pid()
+		p.mu.Lock()
+		p.pid = pid
+		p.mu.Unlock()
+		return pid, err
+	}, p.exited)
+	if err == nil {
+		err = p.started()
+	}
+	if err != nil {
+		p.closeAll()
+		p.out.close()
+		p.mu.Lock()
+		p.status = shim.StatusStopped
+		p.exitCode = 126
+		p.finishedAt = time.Now()
+		e := shim.Exit{ExitCode: 126, ExitedAt: p.finishedAt}
+		p.mu.Unlock()
+		if p.onDone != nil {
+			p.onDone(&e)
+		}
+		close(p.done)
+		return fmt.Errorf("starting exec: %w", err)
+	}
+	return nil
+}
+
+func (s *server) signal(p *process, sig unix.Signal) error {
+	if st := p.state().Status; st == shim.StatusStopped {
+		return errdefs.Conflict(errors.New("process is not running"))
+	}
+	if p.id == "" {
+		return s.container.Signal(sig)
+	}
+	return p.lp.Signal(sig)
+}
+
+func (s *server) newExec(req shim.ExecRequest) (string, error) {
+	if st := s.status(); st != shim.StatusRunning {
+		return "", errdefs.Conflict(fmt.Errorf("container is %s, not running", st))
+	}
+	s.mu.Lock()
+	s.nextExec++
+	id := "exec-" + strconv.Itoa(s.nextExec)
+	s.mu.Unlock()
+	p, err := newProcess(id, &req.Process, req.Stdin, nil)
+	if err != nil {
+		return "", errdefs.InvalidParameter(err)
+	}
+	// Health checks exec every few seconds for the container's life; an
+	// exec is kept only long enough for the daemon to collect its exit.
+	p.onDone = func(*shim.Exit) {
+		time.AfterFunc(execRetention, func() {
+			s.mu.Lock()
+			delete(s.execs, id)
+			s.mu.Unlock()
+		})
+	}
+	s.mu.Lock()
+	s.execs[id] = p
+	s.mu.Unlock()
+	return id, nil
+}
+
+func (s *server) delete(ctx context.Context, force bool) error {
+	st := s.init.state().Status
+	if st == shim.StatusRunning || st == shim.StatusPaused {
+		if !force {
+			return errdefs.Conflict(errors.New("container is running: stop it before deleting, or force"))
+		}
+		if st == shim.StatusPaused {
+			_ = s.container.Resume()
+		}
+		_ = s.container.Signal(unix.SIGKILL)
+		select {
+		case <-s.init.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := s.container.Destroy(); err != nil {
+		return fmt.Errorf("destroying container: %w", err)
+	}
+	// Destroy kills a created-but-unstarted init; its exit is recorded too.
+	select {
+	case <-s.init.done:
+	case <-time.After(5 * time.Second):
+	}
+	s.once.Do(func() { close(s.deleted) })
+	return nil
+}
+
+func (s *server) status() string {
+	st := s.init.state().Status
+	if st == shim.StatusRunning {
+		if cs, err := s.container.Status(); err == nil && cs == libcontainer.Paused {
+			return shim.StatusPaused
+		}
+	}
+	return st
+}

@@ -1,0 +1,916 @@
+package shim_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/spec"
+)
+
+const cgroupParent = "berth-shim-test"
+
+var (
+	shimBinary string
+	rootfs     string
+	skipReason string
+	seq        atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	if o := os.Getenv(launcherEnv); o != "" {
+		os.Exit(launch(o))
+	}
+	os.Exit(run(m))
+}
+
+// launcherEnv makes the test binary play a daemon that starts a shim and
+// dies at once.
+const launcherEnv = "BERTH_SHIM_TEST_LAUNCH"
+
+func launch(opts string) int {
+	var o shim.StartOptions
+	if err := json.Unmarshal([]byte(opts), &o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := shim.Start(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		skipReason = "needs root (namespaces, cgroups, mounts)"
+		return m.Run()
+	}
+	if _, err := os.Stat("/usr/bin/busybox"); err != nil {
+		skipReason = "needs a static busybox at /usr/bin/busybox (apt-get install busybox-static)"
+		return m.Run()
+	}
+	tmp, err := os.MkdirTemp("", "berth-shim-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	defer removeCgroups(cgroupParent)
+
+	shimBinary = filepath.Join(tmp, "berth-shim")
+	args := []string{"build", "-tags", "seccomp", "-o", shimBinary}
+	if os.Getenv("BERTH_SHIM_RACE") != "" {
+		// The shim is a separate binary: -race on the test does not reach it.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/berth-engine/berth/cmd/berth-shim")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		// The seccomp tag needs libseccomp's headers (libseccomp-dev).
+		skipReason = "cannot build berth-shim with -tags seccomp (is libseccomp-dev installed?): " + strings.TrimSpace(string(out))
+		return m.Run()
+	}
+	rootfs = filepath.Join(tmp, "rootfs")
+	if err := makeBusyboxRootfs(rootfs); err != nil {
+		fmt.Fprintln(os.Stderr, "making rootfs:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func makeBusyboxRootfs(dir string) error {
+	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	b, err := os.ReadFile("/usr/bin/busybox")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), b, 0o755); err != nil {
+		return err
+	}
+	for _, app := range []string{"sh", "echo", "cat", "sleep", "true", "false", "id", "ls", "grep", "wc", "tty", "stty", "hostname", "head"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", app)); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func requireShim(t testing.TB) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
+
+type container struct {
+	id      string
+	dir     string
+	client  *shim.Client
+	shimPid int
+	log     string
+}
+
+type opt func(*spec.Options, *shim.StartOptions)
+
+func withTty(o *spec.Options, s *shim.StartOptions)   { o.Tty, s.Tty = true, true }
+func withStdin(o *spec.Options, s *shim.StartOptions) { s.Stdin = true }
+
+// newContainer launches a shim for args; the container is created, not started.
+func newContainer(t testing.TB, args []string, opts ...opt) *container {
+	t.Helper()
+	return newContainerVia(t, false, args, opts...)
+}
+
+func newContainerVia(t testing.TB, viaLauncher bool, args []string, opts ...opt) *container {
+	t.Helper()
+	requireShim(t)
+	id := fmt.Sprintf("t%d-%d", os.Getpid(), seq.Add(1))
+	// Short, because a socket path is limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "bs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := spec.Options{Rootfs: rootfs, Args: args, Hostname: id, CgroupsPath: "/" + cgroupParent + "/" + id}
+	st := shim.StartOptions{
+		Binary:   shimBinary,
+		ID:       id,
+		Bundle:   filepath.Join(dir, "bundle"),
+		StateDir: filepath.Join(dir, "state"),
+		Socket:   filepath.Join(dir, "shim.sock"),
+		LogPath:  filepath.Join(dir, "json.log"),
+		ShimLog:  filepath.Join(dir, "shim.log"),
+	}
+	for _, o := range opts {
+		o(&so, &st)
+	}
+	s, err := spec.Generate(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(st.Bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(s)
+	if err := os.WriteFile(filepath.Join(st.Bundle, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &container{id: id, dir: dir, log: st.LogPath}
+	t.Cleanup(func() { c.cleanup(t) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if viaLauncher {
+		// A separate process starts the shim and exits, as a daemon that
+		// dies right after starting a container would.
+		b, _ := json.Marshal(st)
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), launcherEnv+"="+string(b))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("launcher: %v: %s", err, out)
+		}
+		c.client, err = shim.Dial(ctx, st.Socket)
+	} else {
+		c.client, err = shim.Start(ctx, st)
+	}
+	if err != nil {
+		shimLog, _ := os.ReadFile(st.ShimLog)
+		t.Fatalf("starting shim: %v\nshim log:\n%s", err, shimLog)
+	}
+	state, err := c.client.Init().State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.shimPid = state.ShimPid
+	return c
+}
+
+// cleanup removes everything a test container may leave, even after a
+// failure: the shim, the container's processes and cgroups, and its dirs.
+func (c *container) cleanup(t testing.TB) {
+	if c.client != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = c.client.Delete(ctx, true)
+		cancel()
+		c.client.Close()
+	}
+	if c.shimPid > 0 {
+		_ = unix.Kill(c.shimPid, unix.SIGKILL)
+	}
+	removeCgroups(cgroupParent + "/" + c.id)
+	if t.Failed() {
+		if b, err := os.ReadFile(filepath.Join(c.dir, "shim.log")); err == nil && len(b) > 0 {
+			t.Logf("shim log:\n%s", b)
+		}
+	}
+	_ = os.RemoveAll(c.dir)
+}
+
+// removeCgroups kills what is left in the cgroup and removes it in every
+// hierarchy (v1 controllers and the unified one).
+func removeCgroups(rel string) {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + rel)
+	if _, err := os.Stat("/sys/fs/cgroup/" + rel); err == nil {
+		dirs = append(dirs, "/sys/fs/cgroup/"+rel)
+	}
+	for _, d := range dirs {
+		if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil {
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(d); err == nil || errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// run starts the container and waits for it.
+func (c *container) run(t testing.TB) shim.Exit {
+	t.Helper()
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.client.Init().Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+type logLine struct {
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	Time   string `json:"time"`
+}
+
+func (c *container) logLines(t testing.TB) []logLine {
+	t.Helper()
+	f, err := os.Open(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []logLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l logLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad log line %q: %v", sc.Text(), err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, l.Time); err != nil {
+			t.Errorf("bad time in %q: %v", sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// stdout runs the container and returns its logged stdout.
+func (c *container) stdout(t testing.TB) string {
+	t.Helper()
+	if e := c.run(t); e.ExitCode != 0 {
+		t.Fatalf("exit code %d; log %+v", e.ExitCode, c.logLines(t))
+	}
+	var b strings.Builder
+	for _, l := range c.logLines(t) {
+		if l.Stream == "stdout" {
+			b.WriteString(l.Log)
+		}
+	}
+	return b.String()
+}
+
+// demux splits a non-tty attach stream into stdout and stderr.
+func demux(t testing.TB, r io.Reader) (string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	var h [8]byte
+	for {
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			if err != io.EOF {
+				t.Fatalf("reading frame header: %v", err)
+			}
+			return out.String(), errb.String()
+		}
+		n := binary.BigEndian.Uint32(h[4:])
+		dst := &out
+		if h[0] == shim.Stderr {
+			dst = &errb
+		}
+		if _, err := io.CopyN(dst, r, int64(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLogOutput(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "echo hello; echo oops >&2; printf partial"})
+	if e := c.run(t); e.ExitCode != 0 {
+		t.Fatalf("exit = %+v", e)
+	}
+	got := c.logLines(t)
+	want := map[string]string{"hello\n": "stdout", "oops\n": "stderr", "partial": "stdout"}
+	if len(got) != len(want) {
+		t.Fatalf("log = %+v", got)
+	}
+	for _, l := range got {
+		if want[l.Log] != l.Stream {
+			t.Errorf("unexpected log line %+v", l)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "exit 3"})
+	e := c.run(t)
+	if e.ExitCode != 3 || e.ExitedAt.IsZero() {
+		t.Fatalf("exit = %+v, want code 3", e)
+	}
+	fe, err := shim.ReadExitFile(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe.ExitCode != 3 || !fe.ExitedAt.Equal(e.ExitedAt) {
+		t.Errorf("exit.json = %+v, want %+v", fe, e)
+	}
+	st, err := c.client.Init().State(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != shim.StatusStopped || st.ExitCode != 3 || st.FinishedAt.IsZero() || st.StartedAt.IsZero() {
+		t.Errorf("state = %+v", st)
+	}
+}
+
+func TestSignal(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.client.Init().State(ctx)
+	if err != nil || st.Status != shim.StatusRunning || st.Pid <= 0 {
+		t.Fatalf("state = %+v, %v", st, err)
+	}
+	if err := c.client.Init().Signal(ctx, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.client.Init().Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ExitCode != 128+int(syscall.SIGKILL) {
+		t.Errorf("exit code = %d, want 137", e.ExitCode)
+	}
+	if err := c.client.Init().Signal(ctx, syscall.SIGKILL); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("signal after exit: %v, want conflict", err)
+	}
+}
+
+func TestExec(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{
+		Args: []string{"sh", "-c", "echo x; echo y >&2; exit 5"},
+		Env:  []string{"PATH=/bin"},
+		Cwd:  "/",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := demux(t, s)
+	if stdout != "x\n" || stderr != "y\n" {
+		t.Errorf("stdout %q stderr %q", stdout, stderr)
+	}
+	e, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ExitCode != 5 {
+		t.Errorf("exec exit = %d, want 5", e.ExitCode)
+	}
+	if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusRunning {
+		t.Errorf("init status after exec = %s", st.Status)
+	}
+	if _, err := c.client.ExecProcess("exec-404").State(ctx); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("unknown exec: %v", err)
+	}
+}
+
+func TestTty(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "tty; stty size; echo done"}, withTty)
+	ctx := ctxT(t)
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := c.client.Init().Resize(ctx, 40, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/dev/pts/0\r\n40 100\r\ndone\r\n"; string(out) != want {
+		t.Errorf("tty output %q, want %q", out, want)
+	}
+	if e, _ := c.client.Init().Wait(ctx); e.ExitCode != 0 {
+		t.Errorf("exit %d", e.ExitCode)
+	}
+	if lines := c.logLines(t); len(lines) == 0 || lines[0].Log != "/dev/pts/0\r\n" {
+		t.Errorf("log = %+v", lines)
+	}
+}
+
+func TestExecTty(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.client.Exec(ctx, shim.ExecRequest{Stdin: true, Process: specs.Process{
+		Terminal: true, Args: []string{"sh", "-c", "read x; echo $((x*7)); exit 2"}, Env: []string{"PATH=/bin"}, Cwd: "/",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Attach(ctx, shim.AttachOptions{Stdin: true, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resize(ctx, 24, 80); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(s, "6\n"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(s)
+	if !strings.Contains(string(out), "42\r\n") {
+		t.Errorf("output %q lacks 42", out)
+	}
+	if e, err := p.Wait(ctx); err != nil || e.ExitCode != 2 {
+		t.Errorf("exit = %+v, %v", e, err)
+	}
+}
+
+func TestStdin(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "cat; echo end"}, withStdin)
+	ctx := ctxT(t)
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdin: true, Stdout: true, Stderr: true, CloseStdin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdin: true}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("second stdin attach: %v, want conflict", err)
+	}
+	reader, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(s, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]io.Reader{"stdin attacher": s, "second reader": reader} {
+		if out, _ := demux(t, r); out != "ping\nend\n" {
+			t.Errorf("%s got %q", name, out)
+		}
+	}
+	if e, _ := c.client.Init().Wait(ctx); e.ExitCode != 0 {
+		t.Errorf("exit %d", e.ExitCode)
+	}
+}
+
+func TestPid1(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "echo $$"})
+	if out := c.stdout(t); out != "1\n" {
+		t.Errorf("pid = %q, want 1", out)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	c := newContainer(t, []string{"grep", "-E", "^Cap(Eff|Bnd|Prm|Inh)", "/proc/self/status"})
+	var want uint64
+	for _, name := range spec.DefaultCapabilities {
+		n, ok := capNumbers[name]
+		if !ok {
+			t.Fatalf("no number for %s", name)
+		}
+		want |= 1 << n
+	}
+	fields := map[string]uint64{}
+	for _, line := range strings.Split(strings.TrimSpace(c.stdout(t)), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		fields[k] = n
+	}
+	for _, k := range []string{"CapEff", "CapBnd", "CapPrm"} {
+		if fields[k] != want {
+			t.Errorf("%s = %016x, want %016x", k, fields[k], want)
+		}
+	}
+	if fields["CapInh"] != 0 {
+		t.Errorf("CapInh = %x, want 0", fields["CapInh"])
+	}
+}
+
+var capNumbers = map[string]uint{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5,
+	"CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13,
+	"CAP_SYS_CHROOT": 18, "CAP_MKNOD": 27, "CAP_AUDIT_WRITE": 29, "CAP_SETFCAP": 31,
+}
+
+func TestMaskedPaths(t *testing.T) {
+	// /proc/kcore is missing on kernels built without it (this VM's), and
+	// the runtime skips masking what does not exist; timer_list is always
+	// there and non-empty on the host.
+	masked := []string{"/proc/timer_list"}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		masked = append(masked, "/proc/kcore")
+	}
+	script := ""
+	want := ""
+	for _, p := range masked {
+		script += "wc -c < " + p + "; "
+		want += "0\n"
+	}
+	script += "ls /sys/firmware | wc -l; echo x > /proc/sys/kernel/hostname || echo ro"
+	want += "0\nro\n"
+	c := newContainer(t, []string{"sh", "-c", script})
+	if out := c.stdout(t); out != want {
+		t.Errorf("output %q, want %q; log %+v", out, want, c.logLines(t))
+	}
+}
+
+func TestUserAndHostname(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "id -u; id -g; hostname; echo $HOME"}, func(o *spec.Options, _ *shim.StartOptions) {
+		o.User = "nobody"
+	})
+	want := "65534\n65534\n" + c.id + "\n/nonexistent\n"
+	if out := c.stdout(t); out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+}
+
+// The shim must not care about its clients: a dropped attach, an abandoned
+// wait and a closed client leave it serving.
+func TestSurvivesClientGone(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	if _, err := c.client.Init().Wait(wctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wait: %v, want deadline exceeded", err)
+	}
+	cancel()
+	c.client.Close()
+
+	c2, err := shim.Dial(ctx, c.client.Socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	st, err := c2.Init().State(ctx)
+	if err != nil || st.Status != shim.StatusRunning {
+		t.Fatalf("state = %+v, %v", st, err)
+	}
+	if err := unix.Kill(st.ShimPid, 0); err != nil {
+		t.Fatalf("shim gone: %v", err)
+	}
+}
+
+// The daemon may die (or restart) while its containers run: the shim is in
+// its own session, is found again by its socket and still reports the exit.
+func TestSurvivesDaemonDeath(t *testing.T) {
+	c := newContainerVia(t, true, []string{"sh", "-c", "read x; exit $x"}, withStdin)
+	ctx := ctxT(t)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.shimPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command: state, ppid, pgrp, session.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if f[3] != strconv.Itoa(c.shimPid) {
+		t.Errorf("shim session = %s, want its own (%d)", f[3], c.shimPid)
+	}
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdin: true, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(s, "7\n"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.client.Init().Wait(ctx); err != nil || e.ExitCode != 7 {
+		t.Fatalf("exit = %+v, %v", e, err)
+	}
+	// With the shim gone too, the exit file remains.
+	if err := unix.Kill(c.shimPid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := shim.ReadExitFile(c.dir); err != nil || e.ExitCode != 7 {
+		t.Errorf("exit file = %+v, %v", e, err)
+	}
+}
+
+func TestPrivileged(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "grep CapEff /proc/self/status; ls /dev | wc -l; grep -E '^[0-9]+ [0-9]+ [0-9:]+ / /sys rw' /proc/self/mountinfo | wc -l"}, func(o *spec.Options, _ *shim.StartOptions) {
+		o.Privileged = true
+	})
+	var own string
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			own = strings.TrimSpace(v)
+		}
+	}
+	out := strings.Split(strings.TrimSpace(c.stdout(t)), "\n")
+	if len(out) != 3 {
+		t.Fatalf("output %q", out)
+	}
+	if got := strings.TrimSpace(strings.TrimPrefix(out[0], "CapEff:")); got != own {
+		t.Errorf("CapEff = %s, want the daemon's bounding set %s", got, own)
+	}
+	if n, _ := strconv.Atoi(out[1]); n < 20 {
+		t.Errorf("only %d entries in /dev; host devices missing", n)
+	}
+	if out[2] != "1" {
+		t.Errorf("/sys is not read-write")
+	}
+}
+
+func TestOOMKilled(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "x=0123456789; while true; do x=$x$x; done"}, func(o *spec.Options, _ *shim.StartOptions) {
+		o.Resources.Memory = 48 << 20
+		o.Resources.MemorySwap = 48 << 20
+	})
+	e := c.run(t)
+	if e.ExitCode != 137 || !e.OOMKilled {
+		t.Errorf("exit = %+v, want 137 and OOMKilled", e)
+	}
+	if fe, _ := shim.ReadExitFile(c.dir); !fe.OOMKilled {
+		t.Errorf("exit file = %+v, want OOMKilled", fe)
+	}
+}
+
+func TestPauseStats(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"}, func(o *spec.Options, _ *shim.StartOptions) {
+		o.Resources.PidsLimit = 50
+		o.Resources.Memory = 64 << 20
+	})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusPaused {
+		t.Errorf("status after pause = %s", st.Status)
+	}
+	if err := c.client.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusRunning {
+		t.Errorf("status after resume = %s", st.Status)
+	}
+	stats, err := c.client.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.CgroupStats == nil || stats.CgroupStats.PidsStats.Current < 1 || stats.CgroupStats.PidsStats.Limit != 50 {
+		t.Errorf("stats = %+v", stats.CgroupStats)
+	}
+	if u := stats.CgroupStats.MemoryStats.Usage; u.Usage == 0 || u.Limit != 64<<20 {
+		t.Errorf("memory stats = %+v", u)
+	}
+}
+
+func TestDeleteRemovesCgroup(t *testing.T) {
+	c := newContainer(t, []string{"true"})
+	ctx := ctxT(t)
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent + "/" + c.id)
+	if len(dirs) == 0 {
+		t.Fatal("no cgroup made for the container")
+	}
+	c.run(t)
+	if err := c.client.Delete(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there: %v", d, err)
+		}
+	}
+	// The shim exits after delete.
+	deadline := time.Now().Add(5 * time.Second)
+	for unix.Kill(c.shimPid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("shim still running after delete")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := shim.ReadExitFile(c.dir); err != nil {
+		t.Errorf("exit file gone after delete: %v", err)
+	}
+}
+
+func TestDeleteRunningNeedsForce(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.Delete(ctx, false); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("delete running: %v, want conflict", err)
+	}
+	if err := c.client.Delete(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateError(t *testing.T) {
+	requireShim(t)
+	dir, err := os.MkdirTemp("", "bs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	_, err = shim.Start(ctxT(t), shim.StartOptions{
+		Binary: shimBinary, ID: "broken", Bundle: filepath.Join(dir, "nope"), StateDir: dir,
+		Socket: filepath.Join(dir, "s.sock"), LogPath: filepath.Join(dir, "log"),
+	})
+	if err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("err = %v, want one naming config.json", err)
+	}
+}
+
+// A missing program fails creation, with the runtime's message.
+func TestCreateMissingProgram(t *testing.T) {
+	requireShim(t)
+	dir, err := os.MkdirTemp("", "bs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("t%d-missing", os.Getpid())
+	defer os.RemoveAll(dir)
+	defer removeCgroups(cgroupParent + "/" + id)
+	s, err := spec.Generate(spec.Options{Rootfs: rootfs, Args: []string{"/no/such/program"}, CgroupsPath: "/" + cgroupParent + "/" + id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = shim.Start(ctxT(t), shim.StartOptions{
+		Binary: shimBinary, ID: id, Bundle: dir, StateDir: filepath.Join(dir, "state"),
+		Socket: filepath.Join(dir, "s.sock"), LogPath: filepath.Join(dir, "log"),
+	})
+	if err == nil || !strings.Contains(err.Error(), "/no/such/program") {
+		t.Errorf("err = %v, want one naming the program", err)
+	}
+}
+
+// TestShimRSS reports the shim's resident memory with a running container.
+func TestShimRSS(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	if err := c.client.Init().Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.shimPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"VmRSS:", "RssAnon:", "RssFile:"} {
+			if strings.HasPrefix(line, k) {
+				t.Logf("shim %s", strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+}
+
+// BenchmarkRunTrue is create+start+wait of /bin/true through a shim, plus
+// delete, which a docker run --rm also pays.
+func BenchmarkRunTrue(b *testing.B) {
+	requireShim(b)
+	for b.Loop() {
+		c := newContainer(b, []string{"true"})
+		ctx := context.Background()
+		if err := c.client.Init().Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if e, err := c.client.Init().Wait(ctx); err != nil || e.ExitCode != 0 {
+			b.Fatal(e, err)
+		}
+		if err := c.client.Delete(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExec is exec of /bin/true in a running container.
+func BenchmarkExec(b *testing.B) {
+	c := newContainer(b, []string{"sleep", "1000"})
+	ctx := context.Background()
+	if err := c.client.Init().Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{Args: []string{"true"}, Env: []string{"PATH=/bin"}, Cwd: "/"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if e, err := p.Wait(ctx); err != nil || e.ExitCode != 0 {
+			b.Fatal(e, err)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var noDeadline time.Time
+
+// StartOptions are berth-shim's command line. Paths should be absolute.
+type StartOptions struct {
+	Binary   string // path of berth-shim
+	ID       string
+	Bundle   string // holds config.json
+	StateDir string // libcontainer's root (state.json lives in StateDir/ID)
+	Socket   string // the exit file is written beside it
+	LogPath  string // json-file log of init's output
+	Tty      bool
+	Stdin    bool
+	// ShimLog, when set, receives the shim's own diagnostics; by default
+	// they go to /dev/null.
+	ShimLog string
+}
+
+// Args is the berth-shim command line for o (without the binary), with the
+// readiness pipe on fd 3.
+func (o StartOptions) Args() []string {
+	args := []string{"--id", o.ID, "--bundle", o.Bundle, "--state-dir", o.StateDir,
+		"--socket", o.Socket, "--log", o.LogPath, "--ready-fd", "3"}
+	if o.Tty {
+		args = append(args, "--tty")
+	}
+	if o.Stdin {
+		args = append(args, "--stdin")
+	}
+	return args
+}
+
+// Start launches berth-shim in its own session with stdio on /dev/null, so it
+// outlives the daemon, and returns once the container is created and the
+// socket answers; State reports the shim's pid. The shim reports a creation failure on a pipe before it
+// exits; Start returns that message as the error.
+func Start(ctx context.Context, o StartOptions) (*Client, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	stderr := devnull
+	if o.ShimLog != "" {
+		f, err := os.OpenFile(o.ShimLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		stderr = f
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	// Not exec.CommandContext: the shim must outlive ctx and the daemon.
+	cmd := exec.Command(o.Binary, o.Args()...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, stderr
+	cmd.ExtraFiles = []*os.File{wr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		return nil, fmt.Errorf("starting shim: %w", err)
+	}
+	wr.Close()
+	exited := make(chan error, 1)
+	// Reap the shim if it exits while we live; after a daemon restart init
+	// reaps it instead.
+	go func() { exited <- cmd.Wait() }()
+
+	msg := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(rd, 64<<10))
+		msg <- b
+	}()
+	select {
+	case b := <-msg:
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return nil, errors.New(s)
+		}
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		return nil, ctx.Err()
+	}
+	// The pipe closed without a message: either the shim is serving or it
+	// died before it could say why.
+	for {
+		c, err := Dial(ctx, o.Socket)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case werr := <-exited:
+			return nil, fmt.Errorf("shim exited before serving: %v", werr)
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
