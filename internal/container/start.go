@@ -289,51 +289,6 @@ func (s *Service) namespaces(hc *container.HostConfig) (spec.NamespaceOptions, e
 	return ns, nil
 }
 
-// userMounts turns -v host:ctr binds and --tmpfs into OCI mounts. Named
-// volumes are the volume service's (not in this build).
-func (s *Service) userMounts(c *Container) ([]specs.Mount, error) {
-	var out []specs.Mount
-	for _, b := range c.HostConfig.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return nil, errdefs.InvalidParameterf("invalid volume specification: '%s'", b)
-		}
-		src, dst := parts[0], parts[1]
-		if !filepath.IsAbs(src) {
-			return nil, errdefs.NotImplementedf("named volumes are not supported yet: '%s'", b)
-		}
-		if !filepath.IsAbs(dst) {
-			return nil, errdefs.InvalidParameterf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", b, dst)
-		}
-		if err := os.MkdirAll(src, 0o755); err != nil {
-			return nil, err
-		}
-		opts := []string{"rbind", "rprivate"}
-		if len(parts) == 3 {
-			for _, o := range strings.Split(parts[2], ",") {
-				switch o {
-				case "ro":
-					opts = append(opts, "ro")
-				case "rw", "z", "Z", "":
-				case "private", "rprivate", "slave", "rslave", "shared", "rshared":
-					opts[1] = o
-				default:
-					return nil, errdefs.InvalidParameterf("invalid mode: %s", o)
-				}
-			}
-		}
-		out = append(out, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
-	}
-	for dst, o := range c.HostConfig.Tmpfs {
-		opts := []string{"nosuid", "nodev", "noexec"}
-		if o != "" {
-			opts = strings.Split(o, ",")
-		}
-		out = append(out, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
-	}
-	return out, nil
-}
-
 // cgroupsPath places the container under the configured parent, by default
 // nested under the daemon's own cgroup.
 func (s *Service) cgroupsPath(c *Container) string {
