@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -95,6 +94,10 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 		SnapshotKey: "container-" + id,
 	}
 	if err := os.MkdirAll(s.containerDir(id), 0o710); err != nil {
+		return "", nil, err
+	}
+	if err := s.prepareMounts(ctx, c); err != nil {
+		os.RemoveAll(s.containerDir(id))
 		return "", nil, err
 	}
 	if _, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID); err != nil {
@@ -265,17 +268,4 @@ func validateHostConfig(hc *container.HostConfig) ([]string, error) {
 		hc.PidsLimit = &unlimited
 	}
 	return warnings, nil
-}
-
-// validateNetworkMode accepts the modes this build implements.
-func validateNetworkMode(hc *container.HostConfig) error {
-	mode := hc.NetworkMode
-	switch {
-	case mode == "", mode == "default", mode == "bridge", mode.IsHost(), mode.IsNone(), mode.IsContainer():
-		if mode.IsContainer() && mode.ConnectedContainer() == "" {
-			return errdefs.InvalidParameterf("invalid network mode: %s", mode)
-		}
-		return nil
-	}
-	return errdefs.NotFound(errors.New("network " + string(mode) + " not found"))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 )
 
@@ -23,29 +22,27 @@ func (s *Service) Inspect(ctx context.Context, ref string, size bool) (*containe
 	defer c.mu.Unlock()
 	dir := s.containerDir(c.ID)
 	resp := &container.InspectResponse{
-		ID:             c.ID,
-		Created:        formatTime(c.Created),
-		Path:           c.Path,
-		Args:           append([]string{}, c.Args...),
-		State:          c.State.inspect(),
-		Image:          c.ImageID,
-		ResolvConfPath: dir + "/resolv.conf",
-		HostnamePath:   dir + "/hostname",
-		HostsPath:      dir + "/hosts",
-		LogPath:        s.logPath(c.ID),
-		Name:           "/" + c.Name,
-		RestartCount:   c.RestartCount,
-		Driver:         s.cfg.Driver,
-		Platform:       "linux",
-		ExecIDs:        s.execIDs(c.ID),
-		HostConfig:     c.HostConfig,
-		GraphDriver:    &storage.DriverData{Name: s.cfg.Driver, Data: map[string]string{}},
-		SizeRw:         sizeRw,
-		Mounts:         []container.MountPoint{},
-		Config:         c.Config,
-		NetworkSettings: &container.NetworkSettings{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		ID:              c.ID,
+		Created:         formatTime(c.Created),
+		Path:            c.Path,
+		Args:            append([]string{}, c.Args...),
+		State:           c.State.inspect(),
+		Image:           c.ImageID,
+		ResolvConfPath:  dir + "/resolv.conf",
+		HostnamePath:    dir + "/hostname",
+		HostsPath:       dir + "/hosts",
+		LogPath:         s.logPath(c.ID),
+		Name:            "/" + c.Name,
+		RestartCount:    c.RestartCount,
+		Driver:          s.cfg.Driver,
+		Platform:        "linux",
+		ExecIDs:         s.execIDs(c.ID),
+		HostConfig:      c.HostConfig,
+		GraphDriver:     &storage.DriverData{Name: s.cfg.Driver, Data: map[string]string{}},
+		SizeRw:          sizeRw,
+		Mounts:          s.mountPoints(c),
+		Config:          c.Config,
+		NetworkSettings: s.networkSettings(c),
 	}
 	if c.State.Running() {
 		resp.GraphDriver.Data["MergedDir"] = s.rootfsPath(c.ID)

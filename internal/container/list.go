@@ -207,11 +207,11 @@ func (s *Service) summaryLocked(c *Container, opts ListOptions, f Filters, befor
 		ImageID: c.ImageID,
 		Command: commandString(c.Path, c.Args),
 		Created: c.Created.Unix(),
-		Ports:   []container.PortSummary{},
+		Ports:   s.portSummaries(c),
 		Labels:  c.Config.Labels,
 		State:   status,
 		Status:  statusString(c.State),
-		Mounts:  []container.MountPoint{},
+		Mounts:  s.mountPoints(c),
 	}
 	sum.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
 	return sum, true

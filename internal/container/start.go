@@ -49,6 +49,7 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	rootfs := s.rootfsPath(c.ID)
 	runDir := s.runDir(c.ID)
 	cleanup := func() {
+		s.disconnectNetwork(context.WithoutCancel(ctx), c)
 		_ = snapshot.Unmount(rootfs)
 	}
 	defer func() {
@@ -83,6 +84,13 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	opts, err := s.specOptions(c, rootfs)
 	if err != nil {
 		return err
+	}
+	netns, err := s.connectNetwork(ctx, c)
+	if err != nil {
+		return err
+	}
+	if netns != "" {
+		opts.Namespaces.Network = netns
 	}
 	etc := []specs.Mount{
 		{Destination: "/etc/resolv.conf", Type: "bind", Source: resolvPath, Options: []string{"rbind", "rprivate"}},
@@ -343,6 +351,7 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 		client.Close()
 	}
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
+	s.disconnectNetwork(context.Background(), c)
 	c.State.Status = container.StateExited
 	c.State.ExitCode = code
 	c.State.Pid = 0
