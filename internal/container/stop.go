@@ -29,6 +29,23 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		name = "SIG" + name
 	}
 	sig := unix.SignalNum(name)
+	// Real-time signals are written relative to their range, as docker
+	// accepts them: RTMIN+3, RTMAX-1.
+	for base, n := range map[string]int{"SIGRTMIN": 34, "SIGRTMAX": 64} {
+		if off, ok := strings.CutPrefix(name, base); ok {
+			d := 0
+			if off != "" {
+				var err error
+				if d, err = strconv.Atoi(off); err != nil {
+					return 0, errdefs.InvalidParameterf("Invalid signal: %s", s)
+				}
+			}
+			if n+d < 34 || n+d > 64 {
+				return 0, errdefs.InvalidParameterf("Invalid signal: %s", s)
+			}
+			sig = syscall.Signal(n + d)
+		}
+	}
 	if sig == 0 {
 		return 0, errdefs.InvalidParameterf("Invalid signal: %s", s)
 	}
