@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -27,8 +28,10 @@ import (
 var shimBinary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	code := func() int {
-		if os.Geteuid() == 0 {
+		// -short keeps unit runs fast: no shim build, the root tests skip.
+		if os.Geteuid() == 0 && !testing.Short() {
 			dir, err := os.MkdirTemp("", "berth-shim-bin-")
 			if err != nil {
 				panic(err)
