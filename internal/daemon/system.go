@@ -11,10 +11,10 @@ import (
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-engine/berth/internal/container"
 	bus "github.com/berth-engine/berth/internal/events"
@@ -157,9 +157,12 @@ func (d *Daemon) DiskUsage(ctx context.Context) (*systemrouter.DiskUsage, error)
 	}
 	for i := range imgs {
 		imgs[i].Containers = uses[imgs[i].ID]
-		du.LayersSize += imgs[i].Size - max(imgs[i].SharedSize, 0)
 	}
+	du.LayersSize = d.images.LayersSize()
 	du.Images, du.Containers = imgs, ctrs
+	if du.Volumes, err = d.volumeDiskUsage(ctx); err != nil {
+		return nil, err
+	}
 	return du, nil
 }
 
