@@ -131,7 +131,7 @@ func TestDockerRunDetachedLifecycle(t *testing.T) {
 
 func TestSecurityDefaults(t *testing.T) {
 	d := startWithBusybox(t)
-	r := d.Docker("run", "--rm", img, "sh", "-c", "grep CapEff /proc/self/status; wc -c < /proc/kcore; id -u; hostname")
+	r := d.Docker("run", "--rm", img, "sh", "-c", "grep CapEff /proc/self/status; wc -c < /proc/timer_list; id -u; hostname")
 	if r.ExitCode != 0 {
 		t.Fatalf("run: %s", r)
 	}
@@ -141,7 +141,7 @@ func TestSecurityDefaults(t *testing.T) {
 		t.Fatalf("default capabilities: %q", r.Stdout)
 	}
 	if strings.TrimSpace(lines[1]) != "0" {
-		t.Fatalf("/proc/kcore is not masked: %q", lines[1])
+		t.Fatalf("/proc/timer_list is not masked: %q", lines[1])
 	}
 	if lines[2] != "0" || len(lines[3]) != 12 {
 		t.Fatalf("uid/hostname: %q", r.Stdout)
