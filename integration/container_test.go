@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -233,5 +234,126 @@ func TestContainersSurviveDaemonKill(t *testing.T) {
 	}
 	if r = d2.Docker("exec", "survivor", "echo", "still here"); r.Stdout != "still here\n" {
 		t.Fatalf("exec after restart: %s", r)
+	}
+}
+
+func TestShimKilled(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", "--name", "victim", img, "sleep", "1000")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	ctrPid := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", id).Stdout)
+	shimPid := findShim(t, id)
+	if err := syscallKill(shimPid); err != nil {
+		t.Fatal(err)
+	}
+	r = d.Docker("wait", id)
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "137" {
+		t.Fatalf("wait after shim kill: %s", r)
+	}
+	if s := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Status}}", id).Stdout); s != "exited" {
+		t.Fatalf("status %q", s)
+	}
+	// The container's process died with its shim, and nothing leaks.
+	if alive(ctrPid) {
+		t.Fatalf("container process %s still alive", ctrPid)
+	}
+	assertNoLeaks(t, d, id)
+	if r = d.Docker("rm", id); r.ExitCode != 0 {
+		t.Fatalf("rm: %s", r)
+	}
+	assertNoLeaks(t, d, id)
+}
+
+// findShim returns the pid of the berth-shim serving container id.
+func findShim(t *testing.T, id string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(cmd), "berth-shim") && strings.Contains(string(cmd), id) {
+			return pid
+		}
+	}
+	t.Fatalf("no shim for %s", id)
+	return 0
+}
+
+// alive reports whether pid runs (a zombie waiting for its reaper does not).
+func alive(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func syscallKill(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Kill()
+}
+
+// assertNoLeaks checks that nothing of a stopped or removed container is
+// left: no mount under the daemon's dirs naming it, no cgroup directory,
+// no shim process.
+func assertNoLeaks(t *testing.T, d *harness.Daemon, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var leaks []string
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, line := range strings.Split(string(mi), "\n") {
+			if strings.Contains(line, id[:24]) {
+				leaks = append(leaks, "mount: "+line)
+			}
+		}
+		cg, _ := os.ReadDir("/sys/fs/cgroup")
+		for _, e := range cg {
+			matches, _ := filepath.Glob("/sys/fs/cgroup/" + e.Name() + "/*/berth/" + id)
+			m2, _ := filepath.Glob("/sys/fs/cgroup/" + e.Name() + "/berth/" + id)
+			for _, m := range append(matches, m2...) {
+				leaks = append(leaks, "cgroup: "+m)
+			}
+		}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if strings.Contains(string(cmd), "berth-shim") && strings.Contains(string(cmd), id) {
+				leaks = append(leaks, "shim process "+e.Name())
+			}
+		}
+		if len(leaks) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaks for %s:\n%s", id, strings.Join(leaks, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestNothingLeaksAfterRm(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", img, "sleep", "1000")
+	id := strings.TrimSpace(r.Stdout)
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	if r = d.Docker("rm", "-f", id); r.ExitCode != 0 {
+		t.Fatalf("rm -f: %s", r)
+	}
+	assertNoLeaks(t, d, id)
+	if _, err := os.Stat(filepath.Join(d.DataRoot, "containers", id)); !os.IsNotExist(err) {
+		t.Fatalf("container dir left: %v", err)
 	}
 }

@@ -134,6 +134,9 @@ func (s *server) create() error {
 	if err != nil {
 		return err
 	}
+	// If the shim dies (kill -9), its container dies with it rather than
+	// run on with nobody to reap it, log it or report its exit.
+	config.ParentDeathSignal = int(unix.SIGKILL)
 	c, err := libcontainer.Create(s.cfg.StateDir, s.cfg.ID, config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
