@@ -357,3 +357,27 @@ func TestNothingLeaksAfterRm(t *testing.T) {
 		t.Fatalf("container dir left: %v", err)
 	}
 }
+
+func TestInitReapsAndForwards(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "--rm", "--init", img, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 4")
+	if r.ExitCode != 4 || !strings.HasPrefix(r.Stdout, "/sbin/docker-init -- sh -c") {
+		t.Fatalf("--init: %s", r)
+	}
+	// A stop signal reaches the command through the init: sh with a trap
+	// exits at once instead of waiting out the stop timeout.
+	r = d.Docker("run", "-d", "--init", "--name", "trapper", img, "sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.1; done")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	start := time.Now()
+	if r = d.Docker("stop", "-t", "20", "trapper"); r.ExitCode != 0 {
+		t.Fatalf("stop: %s", r)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("SIGTERM was not forwarded: stop took %v", el)
+	}
+	if code := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.ExitCode}}", "trapper").Stdout); code != "9" {
+		t.Fatalf("exit code %s, want 9", code)
+	}
+}

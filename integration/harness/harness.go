@@ -53,7 +53,7 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, b := range []struct{ name, tags string }{{"berthd", ""}, {"berth", ""}, {"berth-shim", "seccomp"}} {
+		for _, b := range []struct{ name, tags string }{{"berthd", ""}, {"berth", ""}, {"berth-shim", "seccomp"}, {"berth-init", ""}} {
 			args := []string{"build", "-o", filepath.Join(binDir, b.name)}
 			if b.tags != "" {
 				args = append(args, "-tags", b.tags)
@@ -61,6 +61,9 @@ func Binaries(t testing.TB) string {
 			args = append(args, "./cmd/"+b.name)
 			cmd := exec.Command("go", args...)
 			cmd.Dir = RepoRoot()
+			if b.name == "berth-init" {
+				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", b.name, err, out)
 				return
