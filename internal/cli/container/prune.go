@@ -1,0 +1,74 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-engine/berth/internal/cli"
+)
+
+// PruneOptions are the flags of `berth container prune`.
+type PruneOptions struct {
+	Force   bool
+	Filters *cli.FilterOpt
+}
+
+// NewPruneCommand returns `berth container prune`.
+func NewPruneCommand(c *cli.CLI) *cobra.Command {
+	opts := PruneOptions{Filters: cli.NewFilterOpt()}
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return RunPrune(cmd.Context(), c, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.Force, "force", "f", false, "Do not prompt for confirmation")
+	f.Var(opts.Filters, "filter", `Provide filter values (e.g. "until=<timestamp>")`)
+	return cmd
+}
+
+// RunPrune removes stopped containers after asking, unless -f.
+func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
+	if !opts.Force && !Confirm(c.In, c.Out, "WARNING! This will remove all stopped containers.") {
+		// docker treats "no" as a successful non-action: exit 0, silent.
+		return nil
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	res, err := cl.ContainerPrune(ctx, client.ContainerPruneOptions{Filters: opts.Filters.Value()})
+	if err != nil {
+		return err
+	}
+	if len(res.Report.ContainersDeleted) > 0 {
+		fmt.Fprintln(c.Out, "Deleted Containers:")
+		for _, id := range res.Report.ContainersDeleted {
+			fmt.Fprintln(c.Out, id)
+		}
+		fmt.Fprintln(c.Out)
+	}
+	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+	return nil
+}
+
+// Confirm prints warning and docker's y/N question, and reads the answer.
+func Confirm(in io.Reader, out io.Writer, warning string) bool {
+	fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
