@@ -381,3 +381,72 @@ func TestInitReapsAndForwards(t *testing.T) {
 		t.Fatalf("exit code %s, want 9", code)
 	}
 }
+
+func TestLogRotationAndFollow(t *testing.T) {
+	d := startWithBusybox(t)
+	// 300 lines of ~100 bytes with max-size 4k and 3 files: the oldest
+	// lines are rotated away, the newest remain readable in order.
+	r := d.Docker("run", "--name", "chatty", "--log-opt", "max-size=4k", "--log-opt", "max-file=3", img,
+		"sh", "-c", "i=0; while [ $i -lt 300 ]; do printf 'line %03d %090d\\n' $i 0; i=$((i+1)); done")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	r = d.Docker("logs", "chatty")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) == 0 || len(lines) >= 300 || !strings.HasPrefix(lines[len(lines)-1], "line 299 ") {
+		t.Fatalf("rotated logs: %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	for i := 1; i < len(lines); i++ {
+		if lines[i] <= lines[i-1] {
+			t.Fatalf("lines out of order at %d: %q after %q", i, lines[i], lines[i-1])
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(d.DataRoot, "containers", "*", "*-json.log*"))
+	if len(files) != 3 {
+		t.Fatalf("log files %v, want 3", files)
+	}
+	if r = d.Docker("run", "--log-opt", "max-file=x", img, "true"); r.ExitCode != 125 {
+		t.Fatalf("bad log opt accepted: %s", r)
+	}
+	// -f follows a running container until it exits.
+	r = d.Docker("run", "-d", "--name", "ticker", img, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")
+	if r.ExitCode != 0 {
+		t.Fatalf("run -d: %s", r)
+	}
+	r = d.Docker("logs", "-f", "ticker")
+	if r.Stdout != "tick 1\ntick 2\ntick 3\n" {
+		t.Fatalf("logs -f: %s", r)
+	}
+	r = d.Docker("logs", "--tail", "1", "-t", "ticker")
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick 3\n$`).MatchString(r.Stdout) {
+		t.Fatalf("logs --tail 1 -t: %q", r.Stdout)
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	d := startWithBusybox(t)
+	if r := d.Docker("run", "-d", "--name", "host", img, "sleep", "1000"); r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	r := d.Docker("exec", "host", "no-such-cmd")
+	if r.ExitCode != 127 || !strings.Contains(r.Stdout+r.Stderr, "no-such-cmd") {
+		t.Fatalf("exec of a missing command: %s", r)
+	}
+	r = d.Docker("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "host", "sh", "-c", "id -u; pwd; echo $X")
+	if r.Stdout != "65534\n/tmp\n1\n" {
+		t.Fatalf("exec -u -w -e: %s", r)
+	}
+	if r = d.Docker("exec", "-d", "host", "sh", "-c", "echo detached > /tmp/d"); r.ExitCode != 0 {
+		t.Fatalf("exec -d: %s", r)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r = d.Docker("exec", "host", "cat", "/tmp/d"); r.Stdout != "detached\n" {
+		t.Fatalf("exec -d result: %s", r)
+	}
+	if r = d.Docker("stop", "-t", "0", "host"); r.ExitCode != 0 {
+		t.Fatalf("stop: %s", r)
+	}
+	if r = d.Docker("exec", "host", "true"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "is not running") {
+		t.Fatalf("exec in stopped container: %s", r)
+	}
+}

@@ -44,6 +44,8 @@ func main() {
 	flag.StringVar(&cfg.StateDir, "state-dir", "", "libcontainer state root")
 	flag.StringVar(&cfg.Socket, "socket", "", "API socket path")
 	flag.StringVar(&cfg.LogPath, "log", "", "json-file log path")
+	flag.Int64Var(&cfg.LogMaxSize, "log-max-size", 0, "rotate the log past this many bytes (0: never)")
+	flag.IntVar(&cfg.LogMaxFiles, "log-max-file", 1, "log files kept when rotating")
 	flag.BoolVar(&cfg.Tty, "tty", false, "give the container a pty")
 	flag.BoolVar(&cfg.Stdin, "stdin", false, "keep the container's stdin open")
 	flag.IntVar(&readyFD, "ready-fd", -1, "fd to close once serving (errors are written to it)")

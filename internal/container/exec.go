@@ -188,6 +188,12 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 			stream.Close()
 		}
 		client.Close()
+		// As dockerd: the exec's exit code tells why it never ran.
+		code := startErrorExitCode(err)
+		e.mu.Lock()
+		e.ExitCode = &code
+		e.mu.Unlock()
+		close(e.done)
 		return startError(err)
 	}
 	if st, err := p.State(ctx); err == nil {

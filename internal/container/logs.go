@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -56,7 +57,35 @@ func (s *Service) Logs(ref string, opts LogsOptions) (tty bool, run func(ctx con
 	}, nil
 }
 
+// rotatedLogs lists the rotated files of path, oldest first (path.N …
+// path.1), as json-file's max-file leaves them.
+func rotatedLogs(path string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.%d", path, i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		out = append([]string{p}, out...)
+	}
+	return out
+}
+
 func (s *Service) followLog(ctx context.Context, c *Container, path string, opts LogsOptions, emit func(LogMessage) error) error {
+	// Rotated files first; they are complete and never grow.
+	var rotated []io.Reader
+	var closers []io.Closer
+	for _, p := range rotatedLogs(path) {
+		if f, err := os.Open(p); err == nil {
+			rotated = append(rotated, f)
+			closers = append(closers, f)
+		}
+	}
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
@@ -79,7 +108,7 @@ func (s *Service) followLog(ctx context.Context, c *Container, path string, opts
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	r := bufio.NewReaderSize(&chainReader{done: rotated, live: f}, 64<<10)
 
 	want := func(m jsonLogLine) bool {
 		if m.Stream == "stdout" && !opts.Stdout || m.Stream == "stderr" && !opts.Stderr {
@@ -183,4 +212,27 @@ func (s *Service) isRunning(c *Container) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.State.Running()
+}
+
+// chainReader reads the finished readers in turn, then the live one; unlike
+// io.MultiReader it keeps reading the live one after an EOF, so that a
+// follower sees what is appended later.
+type chainReader struct {
+	done []io.Reader
+	live io.Reader
+}
+
+func (c *chainReader) Read(p []byte) (int, error) {
+	for len(c.done) > 0 {
+		n, err := c.done[0].Read(p)
+		if err == io.EOF {
+			c.done = c.done[1:]
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+	return c.live.Read(p)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,8 +23,11 @@ type StartOptions struct {
 	StateDir string // libcontainer's root (state.json lives in StateDir/ID)
 	Socket   string // the exit file is written beside it
 	LogPath  string // json-file log of init's output
-	Tty      bool
-	Stdin    bool
+	// LogMaxSize (bytes, 0: never) and LogMaxFiles rotate the log.
+	LogMaxSize  int64
+	LogMaxFiles int
+	Tty         bool
+	Stdin       bool
 	// ShimLog, when set, receives the shim's own diagnostics; by default
 	// they go to /dev/null.
 	ShimLog string
@@ -34,6 +38,9 @@ type StartOptions struct {
 func (o StartOptions) Args() []string {
 	args := []string{"--id", o.ID, "--bundle", o.Bundle, "--state-dir", o.StateDir,
 		"--socket", o.Socket, "--log", o.LogPath, "--ready-fd", "3"}
+	if o.LogMaxSize > 0 {
+		args = append(args, "--log-max-size", strconv.FormatInt(o.LogMaxSize, 10), "--log-max-file", strconv.Itoa(max(o.LogMaxFiles, 1)))
+	}
 	if o.Tty {
 		args = append(args, "--tty")
 	}

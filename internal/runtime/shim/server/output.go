@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,16 +17,50 @@ import (
 // written with one write(2), so a reader (docker logs -f) never sees half a
 // record, and nothing is buffered in the shim.
 type jsonLog struct {
-	mu sync.Mutex
-	f  *os.File
+	mu       sync.Mutex
+	f        *os.File
+	path     string
+	size     int64
+	maxSize  int64 // bytes; 0: no rotation
+	maxFiles int
 }
 
-func openJSONLog(path string) (*jsonLog, error) {
+func openJSONLog(path string, maxSize int64, maxFiles int) (*jsonLog, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	return &jsonLog{f: f}, nil
+	l := &jsonLog{f: f, path: path, maxSize: maxSize, maxFiles: maxFiles}
+	if fi, err := f.Stat(); err == nil {
+		l.size = fi.Size()
+	}
+	return l, nil
+}
+
+// rotateLocked implements json-file's max-size/max-file: the current file
+// becomes path.1, older ones shift up, the oldest beyond max-file goes.
+func (l *jsonLog) rotateLocked() {
+	if l.maxFiles <= 1 {
+		// One file: start it again.
+		if err := l.f.Truncate(0); err == nil {
+			_, _ = l.f.Seek(0, 0)
+			l.size = 0
+		}
+		return
+	}
+	_ = os.Remove(fmt.Sprintf("%s.%d", l.path, l.maxFiles-1))
+	for i := l.maxFiles - 2; i >= 1; i-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
+	}
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return
+	}
+	l.f.Close()
+	l.f, l.size = f, 0
 }
 
 type logRecord struct {
@@ -42,7 +77,11 @@ func (l *jsonLog) write(stream string, line []byte) {
 	b = append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, _ = l.f.Write(b)
+	if l.maxSize > 0 && l.size > 0 && l.size+int64(len(b)) > l.maxSize {
+		l.rotateLocked()
+	}
+	n, _ := l.f.Write(b)
+	l.size += int64(n)
 }
 
 // lineSplitter cuts a stream into log records at newlines, as dockerd does,

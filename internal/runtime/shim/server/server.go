@@ -35,8 +35,12 @@ type Config struct {
 	StateDir string // libcontainer's root
 	Socket   string
 	LogPath  string // json-file log of init's output
-	Tty      bool   // must match the spec's process.terminal
-	Stdin    bool   // give init a stdin pipe attachers can write to
+	// LogMaxSize and LogMaxFiles rotate the log (json-file's max-size and
+	// max-file); LogMaxSize 0 keeps one growing file.
+	LogMaxSize  int64
+	LogMaxFiles int
+	Tty         bool // must match the spec's process.terminal
+	Stdin       bool // give init a stdin pipe attachers can write to
 	// Ready, if set, is closed once the container is created and the socket
 	// listens; a failure before that is written to it first.
 	Ready *os.File
@@ -142,7 +146,7 @@ func (s *server) create() error {
 		return fmt.Errorf("creating container: %w", err)
 	}
 	s.container = c
-	log, err := openJSONLog(s.cfg.LogPath)
+	log, err := openJSONLog(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles)
 	if err != nil {
 		_ = c.Destroy()
 		return err

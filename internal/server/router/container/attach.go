@@ -41,7 +41,7 @@ func (rt *Router) attach(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 	}()
 	err = rt.svc.Attach(ctx, vars["id"], opts, conn, framer(tty))
-	errorOnStream(conn, err)
+	errorOnStream(conn, err, tty)
 	return nil
 }
 
@@ -85,7 +85,7 @@ func (rt *Router) execStart(ctx context.Context, w http.ResponseWriter, r *http.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	err = rt.svc.ExecStart(ctx, vars["id"], conn)
-	errorOnStream(conn, err)
+	errorOnStream(conn, err, tty)
 	return nil
 }
 

@@ -54,9 +54,11 @@ func hijack(w http.ResponseWriter, r *http.Request, contentType string) (*hijack
 	return &hijacked{Conn: conn, r: brw.Reader}, nil
 }
 
-func errorOnStream(conn net.Conn, err error) {
+// errorOnStream reports an error that happened after the hijack the way
+// dockerd does: as text on the (framed, unless TTY) stdout stream.
+func errorOnStream(conn net.Conn, err error, tty bool) {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return
 	}
-	_, _ = conn.Write([]byte("Error: " + err.Error() + "\r\n"))
+	_, _ = conn.Write(framer(tty)(1, []byte(err.Error()+"\r\n")))
 }
