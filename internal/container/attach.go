@@ -113,6 +113,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions, co
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
+	s.event(c, "attach", nil)
 	return pump(ctx, conn, stream, opts.Stdin && openStdin, keys)
 }
 

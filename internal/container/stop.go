@@ -106,6 +106,7 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) error 
 	if err := s.signal(ctx, c, sig); err != nil {
 		return err
 	}
+	defer s.event(c, "stop", nil)
 	if timeout < 0 {
 		_, err := s.waitNotRunning(ctx, c)
 		return err

@@ -2,9 +2,12 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/berth-engine/berth/internal/errdefs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -55,4 +58,58 @@ func hostDevices() ([]specs.LinuxDevice, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Device is one docker --device: a host device node, where it appears in
+// the container, and the cgroup permissions ("rwm" by default).
+type Device struct {
+	HostPath, ContainerPath, Permissions string
+}
+
+func validPerms(p string) bool {
+	if p == "" || len(p) > 3 {
+		return false
+	}
+	for _, c := range p {
+		if c != 'r' && c != 'w' && c != 'm' {
+			return false
+		}
+	}
+	return true
+}
+
+// addDevices creates each requested host device in the container and
+// allows it in the device cgroup.
+func addDevices(s *specs.Spec, devs []Device) error {
+	for _, d := range devs {
+		if !validPerms(d.Permissions) {
+			return errdefs.InvalidParameter(fmt.Errorf("invalid device mode: %s", d.Permissions))
+		}
+		if !filepath.IsAbs(d.HostPath) || !filepath.IsAbs(d.ContainerPath) {
+			return errdefs.InvalidParameter(fmt.Errorf("invalid device specification: %s:%s: paths must be absolute", d.HostPath, d.ContainerPath))
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(d.HostPath, &st); err != nil {
+			return errdefs.InvalidParameter(fmt.Errorf("error gathering device information while adding custom device %q: %w", d.HostPath, err))
+		}
+		var typ string
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			typ = "c"
+		case unix.S_IFBLK:
+			typ = "b"
+		default:
+			return errdefs.InvalidParameter(fmt.Errorf("error gathering device information while adding custom device %q: not a device node", d.HostPath))
+		}
+		major, minor := int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
+		mode := os.FileMode(st.Mode & 0o777)
+		uid, gid := st.Uid, st.Gid
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{
+			Path: d.ContainerPath, Type: typ, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid,
+		})
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{
+			Allow: true, Type: typ, Major: &major, Minor: &minor, Access: d.Permissions,
+		})
+	}
+	return nil
 }

@@ -50,6 +50,11 @@ type Options struct {
 	GroupAdd []string
 	Tty      bool
 	Hostname string
+	// Domainname is the container's NIS domain name (docker's --domainname).
+	Domainname string
+	// Devices are host devices to create in the container and allow in its
+	// device cgroup (docker's --device).
+	Devices []Device
 
 	ReadonlyRootfs bool
 	// Privileged grants every capability the daemon holds, all host devices,
@@ -98,13 +103,15 @@ type NamespaceOptions struct {
 type Resources struct {
 	Memory     int64 // bytes; 0 = unlimited
 	MemorySwap int64 // memory+swap bytes; 0 = unset, -1 = unlimited
-	CPUShares  uint64
-	CPUQuota   int64
-	CPUPeriod  uint64
-	NanoCPUs   int64 // docker's --cpus, in 1e-9 CPUs; sets quota and period
-	CpusetCpus string
-	CpusetMems string
-	PidsLimit  int64 // 0 or negative = unlimited
+	// MemoryReservation is the soft limit (docker's --memory-reservation).
+	MemoryReservation int64
+	CPUShares         uint64
+	CPUQuota          int64
+	CPUPeriod         uint64
+	NanoCPUs          int64 // docker's --cpus, in 1e-9 CPUs; sets quota and period
+	CpusetCpus        string
+	CpusetMems        string
+	PidsLimit         int64 // 0 or negative = unlimited
 }
 
 // Ulimit is one docker --ulimit, Name without "RLIMIT_" ("nofile").
@@ -188,6 +195,9 @@ func Generate(opts Options) (*specs.Spec, error) {
 		s.Linux.Sysctl[k] = v
 	}
 
+	if err := addDevices(s, opts.Devices); err != nil {
+		return nil, err
+	}
 	if opts.Privileged {
 		s.Linux.MaskedPaths = nil
 		s.Linux.ReadonlyPaths = nil
@@ -347,6 +357,7 @@ func setNamespaces(s *specs.Spec, opts Options) error {
 	// The kernel refuses a hostname without a UTS namespace of our own.
 	if ns.UTS == NamespacePrivate {
 		s.Hostname = opts.Hostname
+		s.Domainname = opts.Domainname
 	}
 	// Docker's default sysctls, only where the container has its own network
 	// namespace: they would change the host's otherwise.
@@ -431,8 +442,12 @@ func setResources(r *specs.LinuxResources, res Resources) error {
 	if res.Memory < 0 {
 		return errdefs.InvalidParameter(errors.New("memory limit must not be negative"))
 	}
-	if res.Memory > 0 || res.MemorySwap != 0 {
+	if res.Memory > 0 || res.MemorySwap != 0 || res.MemoryReservation > 0 {
 		r.Memory = &specs.LinuxMemory{}
+		if res.MemoryReservation > 0 {
+			mr := res.MemoryReservation
+			r.Memory.Reservation = &mr
+		}
 		if res.Memory > 0 {
 			m := res.Memory
 			r.Memory.Limit = &m

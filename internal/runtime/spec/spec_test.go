@@ -322,3 +322,30 @@ func TestGenerateOptions(t *testing.T) {
 		t.Errorf("bad ulimit: %v", err)
 	}
 }
+
+func TestDevices(t *testing.T) {
+	base := Options{Rootfs: "/tmp/rootfs", Args: []string{"true"}}
+	o := base
+	o.Devices = []Device{{HostPath: "/dev/null", ContainerPath: "/dev/mynull", Permissions: "rw"}}
+	s, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range s.Linux.Devices {
+		if d.Path == "/dev/mynull" && d.Type == "c" && d.Major == 1 && d.Minor == 3 {
+			found = true
+		}
+	}
+	last := s.Linux.Resources.Devices[len(s.Linux.Resources.Devices)-1]
+	if !found || !last.Allow || last.Access != "rw" || *last.Major != 1 || *last.Minor != 3 {
+		t.Fatalf("device not added: %+v / %+v", s.Linux.Devices, last)
+	}
+	for _, bad := range []Device{{HostPath: "/dev/null", ContainerPath: "/dev/x", Permissions: "rwx"}, {HostPath: "/etc/passwd", ContainerPath: "/x", Permissions: "r"}, {HostPath: "rel", ContainerPath: "/x", Permissions: "r"}} {
+		o := base
+		o.Devices = []Device{bad}
+		if _, err := Generate(o); err == nil {
+			t.Errorf("device %+v accepted", bad)
+		}
+	}
+}
