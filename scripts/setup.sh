@@ -28,3 +28,14 @@ berth version
 if command -v docker >/dev/null 2>&1; then
 	docker version --format 'docker CLI {{.Client.Version}} -> {{.Server.Platform.Name}} {{.Server.Version}} (API {{.Server.APIVersion}})'
 fi
+
+# A first image, made offline (there is no Docker Hub here), and a first
+# container. "localhost/" keeps any pull attempt on this machine.
+img=localhost/busybox:latest
+if ! berth image inspect "$img" >/dev/null 2>&1; then
+	tmp=$(mktemp -d)
+	./scripts/mkbusybox.sh "$tmp/busybox.tar" >/dev/null
+	berth import --change 'CMD ["/bin/sh"]' "$tmp/busybox.tar" "$img"
+	rm -rf "$tmp"
+fi
+berth run --rm "$img" echo "hello from a Berth container"
