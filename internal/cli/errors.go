@@ -79,11 +79,21 @@ func FlagErrorFunc(cmd *cobra.Command, err error) error {
 }
 
 func usageHint(cmd *cobra.Command) string {
-	return fmt.Sprintf("Usage:  %s\n\nRun '%s --help' for more information", cmd.UseLine(), cmd.CommandPath())
+	return usageHintVerb(cmd, "Run")
+}
+
+// usageHintVerb words the hint as docker does: "Run" for most errors,
+// "See" for the at-least/at-most argument counts.
+func usageHintVerb(cmd *cobra.Command, verb string) string {
+	return fmt.Sprintf("Usage:  %s\n\n%s '%s --help' for more information", cmd.UseLine(), verb, cmd.CommandPath())
 }
 
 func argsError(cmd *cobra.Command, format string, a ...any) error {
-	msg := fmt.Sprintf("%s: '%s' %s\n\n%s", cmd.Root().Name(), cmd.CommandPath(), fmt.Sprintf(format, a...), usageHint(cmd))
+	return argsErrorVerb(cmd, "Run", format, a...)
+}
+
+func argsErrorVerb(cmd *cobra.Command, verb, format string, a ...any) error {
+	msg := fmt.Sprintf("%s: '%s' %s\n\n%s", cmd.Root().Name(), cmd.CommandPath(), fmt.Sprintf(format, a...), usageHintVerb(cmd, verb))
 	return StatusError{Status: msg, StatusCode: ExitGeneral}
 }
 
@@ -114,7 +124,7 @@ func ExactArgs(n int) cobra.PositionalArgs {
 		if len(args) == n {
 			return nil
 		}
-		return argsError(cmd, "requires exactly %d %s", n, plural(n))
+		return argsError(cmd, "requires %d %s", n, plural(n))
 	}
 }
 
@@ -124,7 +134,7 @@ func RequiresMinArgs(n int) cobra.PositionalArgs {
 		if len(args) >= n {
 			return nil
 		}
-		return argsError(cmd, "requires at least %d %s", n, plural(n))
+		return argsErrorVerb(cmd, "See", "requires at least %d %s", n, plural(n))
 	}
 }
 
@@ -134,6 +144,6 @@ func RequiresMaxArgs(n int) cobra.PositionalArgs {
 		if len(args) <= n {
 			return nil
 		}
-		return argsError(cmd, "requires at most %d %s", n, plural(n))
+		return argsErrorVerb(cmd, "See", "requires at most %d %s", n, plural(n))
 	}
 }

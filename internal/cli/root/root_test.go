@@ -412,7 +412,7 @@ func TestUsageErrors(t *testing.T) {
 			name: "unknown command exits 1", args: []string{"foo"}, wantCode: 1,
 			wantErr: "berth: unknown command: berth foo\n\nRun 'berth --help' for more information\n",
 		},
-		{name: "completion needs a shell", args: []string{"completion"}, wantCode: 1, wantErr: "requires exactly 1 argument"},
+		{name: "completion needs a shell", args: []string{"completion"}, wantCode: 1, wantErr: "requires 1 argument"},
 		{name: "two hosts", args: []string{"-H", "unix:///a", "-H", "unix:///b", "info", "--format", "{{.ID}}"}, wantCode: 1, wantErr: "specify only one -H"},
 	}
 	for _, tt := range tests {
