@@ -28,7 +28,10 @@ type Container struct {
 	HostConfig *container.HostConfig
 	State      State
 	// SnapshotKey is the container's active snapshot (its writable layer).
-	SnapshotKey  string
+	SnapshotKey string
+	// MountPoints are the container's binds, volumes and tmpfs mounts as
+	// resolved at create (mounts.go).
+	MountPoints  []*mountPoint `json:",omitempty"`
 	RestartCount int
 	// ManualStop is set by stop/kill through the API, so that restart
 	// policies (and unless-stopped across daemon restarts) leave it alone.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 
@@ -56,7 +58,7 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 	if len(args) == 0 {
 		return "", nil, errdefs.InvalidParameterf("no command specified")
 	}
-	if err := validateNetworkMode(hc); err != nil {
+	if err := s.validateNetworkMode(hc, opts.Networking); err != nil {
 		return "", nil, err
 	}
 	if hc.NetworkMode == "" {
@@ -64,6 +66,9 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "json-file"
+	}
+	if _, _, err := logRotation(hc.LogConfig); err != nil {
+		return "", nil, err
 	}
 	if hc.ShmSize == 0 {
 		hc.ShmSize = 64 * 1024 * 1024
@@ -101,12 +106,18 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 		return "", nil, err
 	}
 	if _, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID); err != nil {
+		_ = s.releaseMounts(context.WithoutCancel(ctx), c, true)
 		os.RemoveAll(s.containerDir(id))
 		return "", nil, fmt.Errorf("prepare container filesystem: %w", err)
 	}
 	if err := s.store.add(c); err != nil {
 		_ = s.cfg.Snapshotter.Remove(context.WithoutCancel(ctx), c.SnapshotKey)
+		_ = s.releaseMounts(context.WithoutCancel(ctx), c, true)
 		os.RemoveAll(s.containerDir(id))
+		return "", nil, err
+	}
+	if err := s.registerNetwork(ctx, c, opts.Networking); err != nil {
+		_ = s.Remove(context.WithoutCancel(ctx), id, RemoveOptions{Force: true})
 		return "", nil, err
 	}
 	s.event(c, "create", nil)
@@ -268,4 +279,41 @@ func validateHostConfig(hc *container.HostConfig) ([]string, error) {
 		hc.PidsLimit = &unlimited
 	}
 	return warnings, nil
+}
+
+// logRotation validates the log driver and its options and returns the
+// json-file rotation settings (max-size in bytes, 0 for none; max-file).
+func logRotation(lc container.LogConfig) (maxSize int64, maxFiles int, err error) {
+	if lc.Type != "json-file" {
+		return 0, 0, errdefs.InvalidParameterf("logger: no log driver named '%s' is registered", lc.Type)
+	}
+	maxFiles = 1
+	for k, v := range lc.Config {
+		switch k {
+		case "max-size":
+			if v == "-1" {
+				continue
+			}
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return 0, 0, errdefs.InvalidParameterf("invalid value for log option max-size: %q", v)
+			}
+			maxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return 0, 0, errdefs.InvalidParameterf("max-file cannot be less than 1")
+			}
+			maxFiles = n
+		case "compress", "labels", "labels-regex", "env", "env-regex", "tag":
+			// Accepted as dockerd does; compression and log attributes are
+			// not applied by this build.
+		default:
+			return 0, 0, errdefs.InvalidParameterf("unknown log opt '%s' for json-file log driver", k)
+		}
+	}
+	if maxFiles > 1 && maxSize == 0 {
+		return 0, 0, errdefs.InvalidParameterf("max-file cannot be set without max-size")
+	}
+	return maxSize, maxFiles, nil
 }

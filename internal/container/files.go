@@ -7,9 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+
+	netsvc "github.com/berth-engine/berth/internal/network"
 )
 
 // hostResolvConf is read for the container's resolv.conf.
@@ -27,10 +30,14 @@ func (s *Service) writeEtcFiles(c *Container) (hostname, hosts, resolv string, e
 	if err := writeFileAtomic(hostname, []byte(name+"\n")); err != nil {
 		return "", "", "", err
 	}
-	if err := writeFileAtomic(hosts, buildHosts(c)); err != nil {
+	var info netsvc.EtcInfo
+	if s.cfg.Networks != nil {
+		info = s.cfg.Networks.EtcInfo(c.ID)
+	}
+	if err := writeFileAtomic(hosts, buildHosts(c, info)); err != nil {
 		return "", "", "", err
 	}
-	data, err := buildResolvConf(c.HostConfig)
+	data, err := buildResolvConf(c.HostConfig, info.EmbeddedDNS)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -40,11 +47,17 @@ func (s *Service) writeEtcFiles(c *Container) (hostname, hosts, resolv string, e
 	return hostname, hosts, resolv, nil
 }
 
-func buildHosts(c *Container) []byte {
+// buildHosts writes docker's /etc/hosts: loopback names, --link entries,
+// --add-host entries (host-gateway is the default bridge's gateway), then
+// the container's own addresses with its hostname.
+func buildHosts(c *Container, info netsvc.EtcInfo) []byte {
 	var b bytes.Buffer
 	b.WriteString("127.0.0.1\tlocalhost\n")
 	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
 	b.WriteString("fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, l := range info.Links {
+		fmt.Fprintf(&b, "%s\t%s\n", l.IP, strings.Join(l.Names, " "))
+	}
 	for _, h := range c.HostConfig.ExtraHosts {
 		// docker's --add-host is host:ip (or host=ip since 25).
 		name, ip, ok := strings.Cut(h, "=")
@@ -57,9 +70,17 @@ func buildHosts(c *Container) []byte {
 		}
 		ip = strings.Trim(ip, "[]")
 		if ip == "host-gateway" {
-			continue // resolved by the network service once it exists
+			if !info.HostGateway.IsValid() {
+				continue
+			}
+			ip = info.HostGateway.String()
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+	}
+	if !c.HostConfig.NetworkMode.IsHost() {
+		for _, a := range info.Addrs {
+			fmt.Fprintf(&b, "%s\t%s\n", a, c.Config.Hostname)
+		}
 	}
 	return b.Bytes()
 }
@@ -67,7 +88,9 @@ func buildHosts(c *Container) []byte {
 // buildResolvConf derives the container's resolv.conf from the host's, like
 // dockerd: loopback nameservers cannot work from the container's namespace
 // and are dropped; --dns, --dns-search and --dns-option replace their lines.
-func buildResolvConf(hc *container.HostConfig) ([]byte, error) {
+// On user-defined networks the only nameserver is the embedded DNS
+// (127.0.0.11), which forwards to the servers it would have listed.
+func buildResolvConf(hc *container.HostConfig, embedded bool) ([]byte, error) {
 	var servers, search, options []string
 	if data, err := os.ReadFile(hostResolvConf); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(data))
@@ -108,6 +131,20 @@ func buildResolvConf(hc *container.HostConfig) ([]byte, error) {
 		return os.ReadFile(hostResolvConf)
 	}
 	var b bytes.Buffer
+	footer := ""
+	if embedded {
+		ext := servers
+		if len(hc.DNS) == 0 {
+			ext = netsvc.ReadResolvConf(hostResolvConf).Nameservers
+		}
+		// ndots:0 lets single-label container names go to the embedded
+		// server as they are, before any search domain.
+		if !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+			options = append([]string{"ndots:0"}, options...)
+		}
+		servers = []string{netsvc.EmbeddedDNSAddress}
+		footer = fmt.Sprintf("\n# ExtServers: [%s]\n", strings.Join(ext, " "))
+	}
 	for _, s := range servers {
 		fmt.Fprintf(&b, "nameserver %s\n", s)
 	}
@@ -117,6 +154,7 @@ func buildResolvConf(hc *container.HostConfig) ([]byte, error) {
 	if len(options) > 0 {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
+	b.WriteString(footer)
 	return b.Bytes(), nil
 }
 

@@ -181,7 +181,7 @@ func (s *Service) summaryLocked(c *Container, opts ListOptions, f Filters, befor
 			return container.Summary{}, false
 		}
 	}
-	if v := f["network"]; len(v) > 0 && !contains(v, string(c.HostConfig.NetworkMode)) {
+	if v := f["network"]; len(v) > 0 && !s.onNetwork(c, v) {
 		return container.Summary{}, false
 	}
 	if v := f["health"]; len(v) > 0 && !contains(v, "none") {
@@ -214,6 +214,7 @@ func (s *Service) summaryLocked(c *Container, opts ListOptions, f Filters, befor
 		Mounts:  s.mountPoints(c),
 	}
 	sum.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: s.networkSettings(c).Networks}
 	return sum, true
 }
 

@@ -3,40 +3,117 @@ package container
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	netsvc "github.com/berth-engine/berth/internal/network"
 )
 
-// The container service's side of networking. The hooks below are called
-// from create, start, exit, remove, inspect and ps; the network service
-// plugs in here.
+// Networks is the network service as the container service uses it:
+// create validates and records a container's networking, start attaches
+// it (a namespace with its endpoints, ports and DNS), exit detaches it,
+// remove forgets it, and inspect and ps read it back.
+type Networks interface {
+	ValidateContainer(hc *container.HostConfig, nc *network.NetworkingConfig) error
+	Register(ctx context.Context, req netsvc.ContainerRequest) error
+	Unregister(ctx context.Context, containerID string)
+	Rename(containerID, name string)
+	Attach(ctx context.Context, containerID string) (netnsPath string, err error)
+	Detach(ctx context.Context, containerID string)
+	EtcInfo(containerID string) netsvc.EtcInfo
+	ContainerSettings(containerID string) *container.NetworkSettings
+	ContainerPorts(containerID string) []container.PortSummary
+}
+
+var _ Networks = (*netsvc.Service)(nil)
 
 // connectNetwork prepares the container's network before its process
 // starts. It returns the path of a network namespace for the runtime to
-// join, or "" to let the runtime make a fresh one (loopback only).
+// join, or "" to let the runtime make a fresh one (loopback only) or use
+// the one its network mode names (host, container:<id>).
 func (s *Service) connectNetwork(ctx context.Context, c *Container) (netnsPath string, err error) {
-	return "", nil
+	if s.cfg.Networks == nil {
+		return "", nil
+	}
+	return s.cfg.Networks.Attach(ctx, c.ID)
 }
 
 // disconnectNetwork releases what connectNetwork set up; it is called when
 // the container stops and when a start fails.
-func (s *Service) disconnectNetwork(ctx context.Context, c *Container) {}
+func (s *Service) disconnectNetwork(ctx context.Context, c *Container) {
+	if s.cfg.Networks != nil {
+		s.cfg.Networks.Detach(ctx, c.ID)
+	}
+}
+
+// registerNetwork records a new container's networking with the network
+// service; validateNetworkMode has accepted it already.
+func (s *Service) registerNetwork(ctx context.Context, c *Container, nc *network.NetworkingConfig) error {
+	if s.cfg.Networks == nil {
+		return nil
+	}
+	return s.cfg.Networks.Register(ctx, netsvc.ContainerRequest{
+		ID: c.ID, Name: c.Name, Hostname: c.Config.Hostname, HostConfig: c.HostConfig,
+		ExposedPorts: c.Config.ExposedPorts, Networking: nc,
+	})
+}
+
+// unregisterNetwork forgets a removed container's networking.
+func (s *Service) unregisterNetwork(ctx context.Context, c *Container) {
+	if s.cfg.Networks != nil {
+		s.cfg.Networks.Unregister(ctx, c.ID)
+	}
+}
+
+// renameNetwork makes the embedded DNS answer to the container's new name.
+func (s *Service) renameNetwork(c *Container) {
+	if s.cfg.Networks != nil {
+		s.cfg.Networks.Rename(c.ID, c.Name)
+	}
+}
 
 // networkSettings is inspect's NetworkSettings.
 func (s *Service) networkSettings(c *Container) *container.NetworkSettings {
-	return &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	if s.cfg.Networks == nil {
+		return &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	}
+	return s.cfg.Networks.ContainerSettings(c.ID)
 }
 
 // portSummaries is ps's Ports column.
 func (s *Service) portSummaries(c *Container) []container.PortSummary {
-	return []container.PortSummary{}
+	if s.cfg.Networks == nil {
+		return []container.PortSummary{}
+	}
+	return s.cfg.Networks.ContainerPorts(c.ID)
 }
 
-// validateNetworkMode accepts the modes this build implements.
-func validateNetworkMode(hc *container.HostConfig) error {
+// onNetwork is ps's network filter: the container's network mode, or the
+// name or ID of any network it is connected to.
+func (s *Service) onNetwork(c *Container, refs []string) bool {
+	if contains(refs, string(c.HostConfig.NetworkMode)) {
+		return true
+	}
+	for name, es := range s.networkSettings(c).Networks {
+		for _, r := range refs {
+			if r == name || (es != nil && r != "" && strings.HasPrefix(es.NetworkID, r)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validateNetworkMode checks the network mode and endpoint settings of a
+// create request; without a network service only the predefined modes are
+// accepted.
+func (s *Service) validateNetworkMode(hc *container.HostConfig, nc *network.NetworkingConfig) error {
+	if s.cfg.Networks != nil {
+		return s.cfg.Networks.ValidateContainer(hc, nc)
+	}
 	mode := hc.NetworkMode
 	switch {
 	case mode == "", mode == "default", mode == "bridge", mode.IsHost(), mode.IsNone(), mode.IsContainer():

@@ -91,6 +91,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	if err := s.store.delete(c); err != nil {
 		return err
 	}
+	s.unregisterNetwork(ctx, c)
 	s.dropExecs(c.ID)
 	c.notifyLocked()
 	s.event(c, "destroy", nil)

@@ -24,8 +24,10 @@ func (s *Service) Restore(ctx context.Context) {
 		c.mu.Lock()
 		switch {
 		case c.State.Status == container.StateRemoving:
+			// --rm's anonymous volumes go with it even after a crash.
+			opts := RemoveOptions{Force: true, RemoveVolumes: c.HostConfig.AutoRemove}
 			c.mu.Unlock()
-			if err := s.Remove(ctx, c.ID, RemoveOptions{Force: true}); err != nil {
+			if err := s.Remove(ctx, c.ID, opts); err != nil {
 				s.log.Warn("finishing interrupted removal", "container", c.ID, "err", err)
 			}
 			continue
@@ -88,6 +90,7 @@ func (s *Service) recordExitLocked(ctx context.Context, c *Container, exit shim.
 	}
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	s.disconnectNetwork(ctx, c)
+	s.unmountVolumes(ctx, c)
 	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
 	c.State.Status = container.StateExited
 	c.State.ExitCode = exit.ExitCode

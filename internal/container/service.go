@@ -35,13 +35,18 @@ type Config struct {
 	DataRoot     string // containers/<id>/ holds logs and generated /etc files
 	ExecRoot     string // containers/<id>/ holds the shim socket, bundle, rootfs mount
 	ShimBinary   string
+	InitBinary   string // static berth-init for --init; "" if not installed
 	CgroupParent string
 	DB           *bolt.DB
 	Snapshotter  snapshot.Snapshotter
 	Driver       string // storage driver name for inspect
 	Images       Images
+	Volumes      Volumes // nil: binds and tmpfs only
 	Events       *bus.Bus
 	Log          *slog.Logger
+	// Networks is the network service; nil gives every container a
+	// loopback-only namespace.
+	Networks Networks
 }
 
 // Service manages containers.

@@ -27,20 +27,29 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch {
 	case c.removing:
+		c.mu.Unlock()
 		return errdefs.Conflictf("container is marked for removal and cannot be started")
 	case c.State.Status == container.StatePaused:
+		c.mu.Unlock()
 		return errdefs.Conflictf("cannot start a paused container, try unpause instead")
 	case c.State.Running():
+		c.mu.Unlock()
 		return errdefs.NotModified(errors.New("container already started"))
 	}
 	c.ManualStop = false
-	if err := s.startLocked(ctx, c); err != nil {
-		return err
+	err = s.startLocked(ctx, c)
+	autoRemove := err != nil && c.HostConfig.AutoRemove
+	c.mu.Unlock()
+	if autoRemove {
+		// As dockerd: a --rm container that cannot start is removed, and
+		// the docker CLI waits for that removal.
+		if rerr := s.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{RemoveVolumes: true}); rerr != nil {
+			s.log.Warn("auto-remove after failed start", "container", c.ID, "err", rerr)
+		}
 	}
-	return nil
+	return err
 }
 
 // startLocked runs the container: mount its filesystem, write its /etc
@@ -50,6 +59,7 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	runDir := s.runDir(c.ID)
 	cleanup := func() {
 		s.disconnectNetwork(context.WithoutCancel(ctx), c)
+		s.unmountVolumes(context.WithoutCancel(ctx), c)
 		_ = snapshot.Unmount(rootfs)
 	}
 	defer func() {
@@ -77,15 +87,16 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return fmt.Errorf("mount container filesystem: %w", err)
 	}
+	// The network first: /etc/hosts and resolv.conf name its addresses.
+	netns, err := s.connectNetwork(ctx, c)
+	if err != nil {
+		return err
+	}
 	hostnamePath, hostsPath, resolvPath, err := s.writeEtcFiles(c)
 	if err != nil {
 		return err
 	}
 	opts, err := s.specOptions(c, rootfs)
-	if err != nil {
-		return err
-	}
-	netns, err := s.connectNetwork(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -110,16 +121,22 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		return err
 	}
 
+	maxSize, maxFiles, err := logRotation(c.HostConfig.LogConfig)
+	if err != nil {
+		return err
+	}
 	client, err := shim.Start(ctx, shim.StartOptions{
-		Binary:   s.cfg.ShimBinary,
-		ID:       c.ID,
-		Bundle:   runDir,
-		StateDir: s.stateDir(),
-		Socket:   s.socketPath(c.ID),
-		LogPath:  s.logPath(c.ID),
-		Tty:      c.Config.Tty,
-		Stdin:    c.Config.OpenStdin,
-		ShimLog:  filepath.Join(runDir, "shim.log"),
+		LogMaxSize:  maxSize,
+		LogMaxFiles: maxFiles,
+		Binary:      s.cfg.ShimBinary,
+		ID:          c.ID,
+		Bundle:      runDir,
+		StateDir:    s.stateDir(),
+		Socket:      s.socketPath(c.ID),
+		LogPath:     s.logPath(c.ID),
+		Tty:         c.Config.Tty,
+		Stdin:       c.Config.OpenStdin,
+		ShimLog:     filepath.Join(runDir, "shim.log"),
 	})
 	if err != nil {
 		return startError(err)
@@ -171,6 +188,9 @@ func startErrorExitCode(err error) int {
 	return 128
 }
 
+// initPath is where --init's init appears in the container, docker's path.
+const initPath = "/sbin/docker-init"
+
 // specOptions turns the container's config into spec.Options.
 func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error) {
 	cfg, hc := c.Config, c.HostConfig
@@ -206,6 +226,18 @@ func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error)
 	if hc.PidsLimit != nil {
 		o.Resources.PidsLimit = *hc.PidsLimit
 	}
+	o.Resources.MemoryReservation = hc.MemoryReservation
+	o.Domainname = cfg.Domainname
+	for _, d := range hc.Devices {
+		dev := spec.Device{HostPath: d.PathOnHost, ContainerPath: d.PathInContainer, Permissions: d.CgroupPermissions}
+		if dev.ContainerPath == "" {
+			dev.ContainerPath = dev.HostPath
+		}
+		if dev.Permissions == "" {
+			dev.Permissions = "rwm"
+		}
+		o.Devices = append(o.Devices, dev)
+	}
 	for _, u := range hc.Ulimits {
 		o.Ulimits = append(o.Ulimits, spec.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
@@ -236,13 +268,25 @@ func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error)
 			return o, errdefs.InvalidParameterf("invalid --security-opt: %q", so)
 		}
 	}
+	if hc.Init != nil && *hc.Init {
+		if s.cfg.InitBinary == "" {
+			return o, errdefs.InvalidParameterf("--init: berth-init is not installed beside berthd")
+		}
+		// As docker-init: the init runs the command as its child.
+		o.Args = append([]string{initPath, "--"}, o.Args...)
+	}
 	ns, err := s.namespaces(hc)
 	if err != nil {
 		return o, err
 	}
 	o.Namespaces = ns
-	o.Mounts, err = s.userMounts(c)
-	return o, err
+	if o.Mounts, err = s.userMounts(c); err != nil {
+		return o, err
+	}
+	if hc.Init != nil && *hc.Init {
+		o.Mounts = append(o.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: s.cfg.InitBinary, Options: []string{"bind", "ro"}})
+	}
+	return o, nil
 }
 
 // namespaces maps the host config's modes onto spec namespace options.
@@ -317,17 +361,29 @@ func (s *Service) watch(c *Container, client *shim.Client) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		exit, err := client.Init().Wait(ctx)
-		if ctx.Err() != nil {
-			return // the daemon is shutting down; the container runs on
-		}
-		if err != nil {
-			// The shim is gone: its exit file may still say how init ended.
-			if e, ferr := shim.ReadExitFile(s.runDir(c.ID)); ferr == nil {
-				exit, err = e, nil
+		for {
+			exit, err := client.Init().Wait(ctx)
+			if ctx.Err() != nil {
+				return // the daemon is shutting down; the container runs on
 			}
+			if err != nil {
+				// The shim may be gone: its exit file may still say how
+				// init ended. A shim that still answers only dropped the
+				// connection: wait again.
+				if e, ferr := shim.ReadExitFile(s.runDir(c.ID)); ferr == nil {
+					exit, err = e, nil
+				} else if _, serr := client.Init().State(ctx); serr == nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					continue
+				}
+			}
+			s.handleExit(c, client, exit, err)
+			return
 		}
-		s.handleExit(c, client, exit, err)
 	}()
 }
 
@@ -338,8 +394,11 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	code := exit.ExitCode
 	finished := exit.ExitedAt
 	if waitErr != nil {
-		code = 255
-		c.State.Error = "shim: " + waitErr.Error()
+		// The shim died: its container was killed with it (parent-death
+		// signal); release what the runtime left behind.
+		code = 137
+		c.State.Error = "container's shim exited unexpectedly: " + waitErr.Error()
+		s.cleanupOrphan(c)
 	}
 	if finished.IsZero() {
 		finished = time.Now()
@@ -352,8 +411,13 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	}
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	s.disconnectNetwork(context.Background(), c)
+	s.unmountVolumes(context.Background(), c)
 	c.State.Status = container.StateExited
 	c.State.ExitCode = code
+	c.State.OOMKilled = exit.OOMKilled
+	if exit.OOMKilled {
+		s.event(c, "oom", nil)
+	}
 	c.State.Pid = 0
 	c.State.ShimPid = 0
 	c.State.FinishedAt = finished.UTC()

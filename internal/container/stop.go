@@ -273,6 +273,7 @@ func (s *Service) Rename(_ context.Context, ref, newName string) error {
 	if err := s.store.rename(c, newName); err != nil {
 		return err
 	}
+	s.renameNetwork(c)
 	s.event(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }

@@ -170,7 +170,7 @@ func TestBuildResolvConf(t *testing.T) {
 	if err := writeFileAtomic(hostResolvConf, []byte("nameserver 127.0.0.53\nnameserver 10.9.9.9\nsearch example.test\noptions ndots:2\n")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := buildResolvConf(&container.HostConfig{})
+	got, err := buildResolvConf(&container.HostConfig{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,21 +31,29 @@ func (a imagesForContainers) ImageForContainer(ctx context.Context, ref string) 
 // initContainers builds the container service and reconnects to the shims
 // of containers that kept running while the daemon was down.
 func (d *Daemon) initContainers(ctx context.Context) error {
-	shimBin, err := findShim()
+	shimBin, err := findBinary("berth-shim")
 	if err != nil {
 		return err
+	}
+	initBin, err := findBinary("berth-init")
+	if err != nil {
+		d.log.Warn("--init will be refused", "err", err)
+		initBin = ""
 	}
 	svc, err := container.New(container.Config{
 		DataRoot:     d.cfg.DataRoot,
 		ExecRoot:     d.cfg.ExecRoot,
 		ShimBinary:   shimBin,
+		InitBinary:   initBin,
 		CgroupParent: cgroupParent(d.cfg.CgroupParent, d.log),
 		DB:           d.db,
 		Snapshotter:  d.snapshotter,
 		Driver:       d.driver,
 		Images:       imagesForContainers{d.images},
+		Volumes:      d.volumes,
 		Events:       d.bus,
 		Log:          d.log,
+		Networks:     d.networks,
 	})
 	if err != nil {
 		return err
@@ -56,18 +64,18 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 	return nil
 }
 
-// findShim looks for berth-shim beside berthd first, so that a build tree
-// and an install each use their own, then on PATH.
-func findShim() (string, error) {
+// findBinary looks for a helper binary beside berthd first, so that a
+// build tree and an install each use their own, then on PATH.
+func findBinary(name string) (string, error) {
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "berth-shim")
+		p := filepath.Join(filepath.Dir(exe), name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	p, err := exec.LookPath("berth-shim")
+	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("berth-shim not found beside berthd or on PATH: %w", err)
+		return "", fmt.Errorf("%s not found beside berthd or on PATH: %w", name, err)
 	}
 	return p, nil
 }

@@ -24,11 +24,16 @@ import (
 	"github.com/berth-engine/berth/internal/events"
 	"github.com/berth-engine/berth/internal/image"
 	"github.com/berth-engine/berth/internal/metadata"
+	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/server"
 	containerrouter "github.com/berth-engine/berth/internal/server/router/container"
+	imagerouter "github.com/berth-engine/berth/internal/server/router/image"
+	networkrouter "github.com/berth-engine/berth/internal/server/router/network"
 	systemrouter "github.com/berth-engine/berth/internal/server/router/system"
+	volumerouter "github.com/berth-engine/berth/internal/server/router/volume"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/sysinfo"
+	"github.com/berth-engine/berth/internal/volume"
 )
 
 // Daemon is a running berthd.
@@ -46,6 +51,8 @@ type Daemon struct {
 	snapshotter snapshot.Snapshotter
 	images      *image.Service
 	containers  *container.Service
+	networks    *network.Service
+	volumes     *volume.Service
 
 	server    *server.Server
 	listeners []listener
@@ -95,11 +102,21 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if err := d.initImages(ctx); err != nil {
 		return nil, err
 	}
+	if err := d.initVolumes(); err != nil {
+		return nil, err
+	}
+	if err := d.initNetworks(); err != nil {
+		return nil, err
+	}
 	if err := d.initContainers(ctx); err != nil {
 		return nil, err
 	}
+	d.networks.SetContainers(containersForNetworks{d.containers})
+	if err := d.reconcileVolumes(ctx); err != nil {
+		return nil, err
+	}
 
-	d.server = server.New(log, systemrouter.New(d), containerrouter.New(d.containers))
+	d.server = server.New(log, systemrouter.New(d), containerrouter.New(d.containers), imagerouter.New(d.images), volumerouter.New(d.volumes), networkrouter.New(d.networks))
 	if d.listeners, err = listen(cfg, log); err != nil {
 		return nil, err
 	}
@@ -141,6 +158,9 @@ func (d *Daemon) close() {
 		closeListeners(d.listeners)
 		if d.containers != nil {
 			d.containers.Close()
+		}
+		if d.networks != nil {
+			d.networks.Close()
 		}
 		if d.snapshotter != nil {
 			d.snapshotter.Close()

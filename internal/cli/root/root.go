@@ -10,7 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	ctrcmd "github.com/berth-engine/berth/internal/cli/container"
+	"github.com/berth-engine/berth/internal/cli/image"
+	"github.com/berth-engine/berth/internal/cli/network"
 	"github.com/berth-engine/berth/internal/cli/system"
+	"github.com/berth-engine/berth/internal/cli/volume"
 	"github.com/berth-engine/berth/internal/version"
 )
 
@@ -37,10 +41,18 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	cmd.SetErr(c.Err)
 	cmd.SetVersionTemplate("Berth version {{.Version}}\n")
 	cmd.SetFlagErrorFunc(cli.FlagErrorFunc)
-	c.AddGlobalFlags(cmd.PersistentFlags())
+	// Global flags belong to the root alone (given before the command, as
+	// with docker): subcommands reuse their letters (run -l/--label,
+	// ps -l/--latest, run -h/--hostname).
+	c.AddGlobalFlags(cmd.Flags())
 	cmd.Flags().BoolP("version", "v", false, "Print version information and quit")
 
 	system.AddCommands(cmd, c)
+	ctrcmd.AddCommands(cmd, c)
+	image.AddCommands(cmd, c)
+	volume.AddCommands(cmd, c)
+	network.AddCommands(cmd, c)
+	cmd.AddCommand(ctrcmd.NewPortCommand(c))
 	cmd.AddCommand(newCompletionCommand())
 	// Our Use strings already say [OPTIONS]; cobra would add "[flags]".
 	disableFlagsInUseLine(cmd)

@@ -1,0 +1,32 @@
+// Package network holds the network commands (network create, ls,
+// inspect, rm, connect, disconnect, prune) with docker's names, flags,
+// output and exit codes.
+package network
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/berth-engine/berth/internal/cli"
+)
+
+// AddCommands registers the `network` management group.
+func AddCommands(root *cobra.Command, c *cli.CLI) {
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "Manage networks",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(
+		NewConnectCommand(c),
+		NewCreateCommand(c),
+		NewDisconnectCommand(c),
+		NewInspectCommand(c),
+		NewListCommand(c),
+		NewPruneCommand(c),
+		NewRemoveCommand(c),
+	)
+	root.AddCommand(cmd)
+}

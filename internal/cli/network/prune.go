@@ -1,0 +1,58 @@
+package network
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-engine/berth/internal/cli"
+	ctrcmd "github.com/berth-engine/berth/internal/cli/container"
+)
+
+// PruneOptions are the flags of `berth network prune`.
+type PruneOptions struct {
+	Force   bool
+	Filters *cli.FilterOpt
+}
+
+// NewPruneCommand returns `berth network prune`.
+func NewPruneCommand(c *cli.CLI) *cobra.Command {
+	opts := PruneOptions{Filters: cli.NewFilterOpt()}
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all unused networks",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return RunPrune(cmd.Context(), c, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.Force, "force", "f", false, "Do not prompt for confirmation")
+	f.Var(opts.Filters, "filter", `Provide filter values (e.g. "until=<timestamp>")`)
+	return cmd
+}
+
+// RunPrune removes unused custom networks after asking, unless -f.
+func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
+	if !opts.Force && !ctrcmd.Confirm(c.In, c.Out, "WARNING! This will remove all custom networks not used by at least one container.") {
+		return nil
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	res, err := cl.NetworkPrune(ctx, client.NetworkPruneOptions{Filters: opts.Filters.Value()})
+	if err != nil {
+		return err
+	}
+	if len(res.Report.NetworksDeleted) > 0 {
+		fmt.Fprintln(c.Out, "Deleted Networks:")
+		for _, n := range res.Report.NetworksDeleted {
+			fmt.Fprintln(c.Out, n)
+		}
+		fmt.Fprintln(c.Out)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package volume
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-engine/berth/internal/cli"
+)
+
+// PruneOptions are the flags of `berth volume prune`.
+type PruneOptions struct {
+	All     bool
+	Force   bool
+	Filters *cli.FilterOpt
+}
+
+// NewPruneCommand returns `berth volume prune`.
+func NewPruneCommand(c *cli.CLI) *cobra.Command {
+	opts := PruneOptions{Filters: cli.NewFilterOpt()}
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused local volumes",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return RunPrune(cmd.Context(), c, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.All, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
+	f.Var(opts.Filters, "filter", `Provide filter values (e.g. "label=<label>")`)
+	f.BoolVarP(&opts.Force, "force", "f", false, "Do not prompt for confirmation")
+	return cmd
+}
+
+const (
+	pruneWarning    = "WARNING! This will remove anonymous local volumes not used by at least one container."
+	pruneAllWarning = "WARNING! This will remove all local volumes not used by at least one container."
+)
+
+// RunPrune removes unused anonymous volumes (all unused ones with -a).
+func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
+	warning := pruneWarning
+	if opts.All {
+		warning = pruneAllWarning
+	}
+	if !opts.Force && !confirm(c.In, c.Out, warning) {
+		return errors.New("volume prune has been cancelled")
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	res, err := cl.VolumePrune(ctx, client.VolumePruneOptions{All: opts.All, Filters: opts.Filters.Value()})
+	if err != nil {
+		return err
+	}
+	if len(res.Report.VolumesDeleted) > 0 {
+		fmt.Fprintln(c.Out, "Deleted Volumes:")
+		for _, v := range res.Report.VolumesDeleted {
+			fmt.Fprintln(c.Out, v)
+		}
+		fmt.Fprintln(c.Out)
+	}
+	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+	return nil
+}
+
+func confirm(in io.Reader, out io.Writer, warning string) bool {
+	fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,29 @@
+// Package volume holds the `volume` commands (create, ls, inspect, rm,
+// prune) with docker's names, flags, output and exit codes.
+package volume
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/berth-engine/berth/internal/cli"
+)
+
+// AddCommands registers the `volume` management group.
+func AddCommands(root *cobra.Command, c *cli.CLI) {
+	cmd := &cobra.Command{
+		Use:   "volume COMMAND",
+		Short: "Manage volumes",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(
+		NewCreateCommand(c),
+		NewInspectCommand(c),
+		NewListCommand(c),
+		NewPruneCommand(c),
+		NewRemoveCommand(c),
+	)
+	root.AddCommand(cmd)
+}
