@@ -455,3 +455,15 @@ print(sorted(n.name for n in client.networks.list()))
 		t.Fatalf("docker-py: %s\nwant stdout:\n%s", r, want)
 	}
 }
+
+func TestInspectLegacyIPAddress(t *testing.T) {
+	d := startWithBusybox(t)
+	if r := d.Docker("run", "-d", "--name", "addr", img, "sleep", "1000"); r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	ip := strings.TrimSpace(d.Docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "addr").Stdout)
+	want := strings.TrimSpace(d.Docker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "addr").Stdout)
+	if ip == "" || ip != want {
+		t.Fatalf("{{.NetworkSettings.IPAddress}} = %q, want %q", ip, want)
+	}
+}

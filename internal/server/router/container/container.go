@@ -106,7 +106,7 @@ func (rt *Router) inspect(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	return httputils.WriteJSON(w, http.StatusOK, resp)
+	return httputils.WriteJSON(w, http.StatusOK, downgradeInspect(ctx, resp))
 }
 
 func (rt *Router) start(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
