@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-engine/berth/internal/errdefs"
 	"github.com/berth-engine/berth/internal/runtime/shim"
@@ -301,6 +302,9 @@ func (s *Service) execProcess(c *Container, o ExecCreateOptions) (*specsProcess,
 	sp, err := spec.Generate(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cs := o.ConsoleSize; o.Tty && cs != nil && cs[0] > 0 && cs[1] > 0 {
+		sp.Process.ConsoleSize = &specs.Box{Height: cs[0], Width: cs[1]}
 	}
 	return sp.Process, nil
 }

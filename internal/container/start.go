@@ -113,6 +113,11 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	if err != nil {
 		return err
 	}
+	// The CLI sends its terminal's size with the create request: the pty
+	// starts at that size, so the first command already sees it.
+	if cs := c.HostConfig.ConsoleSize; c.Config.Tty && cs[0] > 0 && cs[1] > 0 {
+		sp.Process.ConsoleSize = &specs.Box{Height: cs[0], Width: cs[1]}
+	}
 	data, err := json.Marshal(sp)
 	if err != nil {
 		return err
