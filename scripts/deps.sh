@@ -14,6 +14,8 @@ pkgs=(
 	iproute2         # tests inspect bridges and veths
 	nftables         # tests inspect Berth's nft tables
 	docker-registry  # CNCF distribution registry for registry tests on 127.0.0.1
+	skopeo           # archive compatibility tests: docker-archive/oci-archive by containers/image
+	umoci            # archive compatibility tests: OCI layouts unpacked and changed by umoci
 	tar
 	curl
 	jq
