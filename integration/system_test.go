@@ -149,6 +149,35 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
+	// Bodies: malformed JSON, a wrong content type, a huge body.
+	bodies := []struct {
+		name, ctype string
+		body        string
+		status      int
+		message     string
+	}{
+		{"malformed json", "application/json", `{"Image": `, 400, "invalid JSON"},
+		{"wrong content type", "text/plain", `{"Image":"x"}`, 400, "unsupported Content-Type header (text/plain)"},
+		{"huge body", "application/json", `{"Image":"` + strings.Repeat("a", 20<<20) + `"}`, 413, "request body too large"},
+		{"no config", "application/json", `{}`, 400, "config cannot be empty"},
+		{"no image", "application/json", `{"Cmd":["true"]}`, 400, "no image specified"},
+	}
+	for _, tc := range bodies {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := hc.Post("http://berth/v1.50/containers/create", tc.ctype, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Message string }
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatalf("status %d, body not JSON: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != tc.status || !strings.Contains(body.Message, tc.message) {
+				t.Fatalf("%s: %d %q, want %d %q", tc.name, resp.StatusCode, body.Message, tc.status, tc.message)
+			}
+		})
+	}
 	// The daemon still serves after all that.
 	if r := d.Docker("version", "--format", "{{.Server.APIVersion}}"); strings.TrimSpace(r.Stdout) != "1.50" {
 		t.Fatalf("daemon stopped serving: %s", r)
