@@ -7,6 +7,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -186,7 +187,12 @@ func (d *Daemon) Start() error {
 		logf.Close()
 		close(d.done)
 	}()
-	d.t.Cleanup(func() { d.Stop() })
+	d.t.Cleanup(func() {
+		// Containers outlive a stopped daemon (live restore): remove them
+		// through the API first, so no shim, mount or cgroup stays behind.
+		d.removeAllContainers()
+		d.Stop()
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -244,6 +250,31 @@ func (d *Daemon) Stop() {
 		_ = d.cmd.Process.Kill()
 		<-d.done
 		d.t.Errorf("berthd did not stop within 30s of SIGTERM\n%s", d.Log())
+	}
+}
+
+// removeAllContainers force-removes every container of a running daemon.
+func (d *Daemon) removeAllContainers() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	hc := d.HTTPClient()
+	resp, err := hc.Get("http://berth/v1.50/containers/json?all=1")
+	if err != nil {
+		return
+	}
+	var list []struct {
+		ID string `json:"Id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	for _, c := range list {
+		req, _ := http.NewRequest(http.MethodDelete, "http://berth/v1.50/containers/"+c.ID+"?force=1&v=1", nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+		}
 	}
 }
 
