@@ -119,3 +119,22 @@ print(res["StatusCode"])
 		t.Fatalf("wait removed: %s", r)
 	}
 }
+
+func TestOOMKilled(t *testing.T) {
+	d := startWithBusybox(t)
+	// Reading 64 MB into a shell variable needs far more than 8 MB.
+	r := d.Docker("run", "--name", "hog", "-m", "8m", "--memory-swap", "8m", img, "sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a); echo survived`)
+	if r.ExitCode != 137 {
+		t.Fatalf("memory hog: want exit 137: %s", r)
+	}
+	if s := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog").Stdout); s != "true 137" {
+		t.Fatalf("inspect: %q", s)
+	}
+	// --until is sent in whole seconds (as dockerd reads it too): let the
+	// current second pass.
+	time.Sleep(1100 * time.Millisecond)
+	r = d.Docker("events", "--since", "1m", "--until", "0s", "--filter", "event=oom", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if strings.TrimSpace(r.Stdout) != "oom hog" {
+		t.Fatalf("oom event: %s", r)
+	}
+}
