@@ -71,6 +71,10 @@ func newContainerCommand(c *cli.CLI) *cobra.Command {
 		NewStopCommand(c),
 		NewUnpauseCommand(c),
 		NewWaitCommand(c),
+		NewTopCommand(c),
+		NewStatsCommand(c),
+		NewDiffCommand(c),
+		NewExportCommand(c),
 	)
 	return cmd
 }

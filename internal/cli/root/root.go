@@ -53,6 +53,10 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	volume.AddCommands(cmd, c)
 	network.AddCommands(cmd, c)
 	cmd.AddCommand(ctrcmd.NewPortCommand(c))
+	cmd.AddCommand(ctrcmd.NewTopCommand(c))
+	cmd.AddCommand(ctrcmd.NewStatsCommand(c))
+	cmd.AddCommand(ctrcmd.NewDiffCommand(c))
+	cmd.AddCommand(ctrcmd.NewExportCommand(c))
 	cmd.AddCommand(newCompletionCommand())
 	// Our Use strings already say [OPTIONS]; cobra would add "[flags]".
 	disableFlagsInUseLine(cmd)
