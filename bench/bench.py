@@ -2,21 +2,28 @@
 """Berth, Docker and Podman side by side on this machine, in one run.
 
 Started by bench/run.sh (which installs the engines and builds Berth). Every
-engine gets its own data and state directories under one temporary directory,
-its own socket and no network (containers run with --network none, dockerd
-with --bridge=none). Each timed figure runs the engines in turn, sample by
+engine gets its own data and state directories under one temporary directory
+and its own socket. Containers run with --network none except in the bridge
+figures: there Berth uses its berth0, dockerd a bridge this run creates
+(benchdk0, a private subnet not routed on the host; never docker0) and podman
+its default CNI network; what they leave on the host (bridges, CNI iptables
+chains, CNI state) is removed at the end. Each timed figure runs the engines in turn, sample by
 sample (the order rotating), so that a machine whose speed drifts affects all
 of them alike. Everything started here is stopped by PID at the end, also on
 failure or interrupt, and the temporary directory is removed.
 
-Environment: QUICK=1 (few repetitions), REPS / REPS_SLOW (override counts),
+Environment: QUICK=1 (few repetitions), REPS / REPS_SLOW / REPS_HUGE (override
+counts; REPS_HUGE for the 1 GiB figures),
 BIG_MIB (size of the random layer, default 100), ONLY (comma-separated figure
 ids), ENGINES (comma-separated subset of berth,docker,podman), BERTH_BIN
 (directory with berthd, berth, berth-shim), BUSYBOX_TAR, OUT (results dir).
 """
 
+import ipaddress
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -34,7 +41,9 @@ import images  # noqa: E402
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("REPS", "3" if QUICK else "15"))
 REPS_SLOW = int(os.environ.get("REPS_SLOW", "2" if QUICK else "5"))
+REPS_HUGE = int(os.environ.get("REPS_HUGE", "1" if QUICK else str(REPS_SLOW)))
 BIG_MIB = int(os.environ.get("BIG_MIB", "100"))
+GIB = 1 << 30
 ONLY = [x for x in os.environ.get("ONLY", "").split(",") if x]
 ENGINE_NAMES = [x for x in os.environ.get("ENGINES", "berth,docker,podman").split(",") if x]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -147,6 +156,43 @@ def mem_kib(pid, field):
     return 0
 
 
+def sh(*argv, check=False):
+    r = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                       timeout=60)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), first_line(r.stderr.decode(errors="replace"))))
+    return r.stdout.decode(errors="replace")
+
+
+def link_exists(name):
+    return os.path.exists("/sys/class/net/" + name)
+
+
+def free_subnet():
+    """A private /24 that no route on the host overlaps (for benchdk0)."""
+    routed = []
+    kinds = ("broadcast", "local", "unreachable", "blackhole", "prohibit", "throw", "multicast", "anycast", "nat")
+    for line in sh("ip", "-4", "route", "show", "table", "all").splitlines():
+        w = line.split()
+        if w and w[0] in kinds:
+            w = w[1:]
+        if not w or w[0] == "default":
+            continue
+        try:
+            routed.append(ipaddress.ip_network(w[0], strict=False))
+        except ValueError:
+            pass
+    for third in range(213, 250):
+        n = ipaddress.ip_network("10.%d.0.0/24" % third)
+        if not any(n.overlaps(r) for r in routed if r.prefixlen > 0):
+            return n
+    raise RuntimeError("no free 10.x.0.0/24 subnet for the docker bridge")
+
+
+def nft_tables():
+    return set(l.strip() for l in sh("nft", "list", "tables").splitlines() if l.strip())
+
+
 class Engine:
     name = ""
     label = ""
@@ -174,6 +220,12 @@ class Engine:
 
     def run_flags(self):
         return ["--network", "none"]
+
+    def run3(self, *args, timeout=CMD_TIMEOUT):
+        """(exit code, stdout, stderr) of a CLI command."""
+        r = subprocess.run(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=self.env, timeout=timeout)
+        return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
     def rm_force(self):
         return ["rm", "-f"]
@@ -213,8 +265,12 @@ class Berth(Engine):
             f.write("{}\n")
         self.sock = os.path.join(w, "berth.sock")
         argv = [os.path.join(binDir, "berthd"), "--data-root", w + "/data", "--exec-root", w + "/exec",
-                "-H", "unix://" + self.sock, "--pidfile", w + "/berthd.pid", "--config-file", cfg,
-                "--iptables=false"]
+                "-H", "unix://" + self.sock, "--pidfile", w + "/berthd.pid", "--config-file", cfg]
+        # --iptables stays on: published ports are nftables rules in Berth's
+        # own table (berth-<hash of exec-root>), removed when berthd stops.
+        import hashlib
+        self.table = "berth-" + hashlib.sha256((w + "/exec").encode()).hexdigest()[:8]
+        self.had_berth0 = link_exists("berth0")
         for r in insecure:
             argv += ["--insecure-registry", r]
         self.env["PATH"] = binDir + ":" + self.env.get("PATH", "")
@@ -225,6 +281,14 @@ class Berth(Engine):
                  "berthd: " + self.daemon.tail())
         self.version = self.run("version", "--format", "{{.Server.Version}}", check=False).strip()
 
+    def stop(self):
+        super().stop()
+        # berthd removes these itself when it stops cleanly; on a crash, we do.
+        if hasattr(self, "table") and ("table ip " + self.table) in nft_tables():
+            sh("nft", "delete", "table", "ip", self.table)
+        if hasattr(self, "had_berth0") and not self.had_berth0 and link_exists("berth0"):
+            sh("ip", "link", "del", "berth0")
+
     def engine_pids(self, with_shims):
         pids = [self.daemon.pid]
         if with_shims:
@@ -232,8 +296,16 @@ class Berth(Engine):
         return pids
 
 
+BENCH_BRIDGE = "benchdk0"
+
+
 class Docker(Engine):
     name, label = "docker", "Docker"
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "bridge", None) and link_exists(self.bridge):
+            sh("ip", "link", "del", self.bridge)
 
     def start(self, insecure):
         w = self.work
@@ -241,8 +313,17 @@ class Docker(Engine):
         with open(cfg, "w") as f:
             json.dump({"insecure-registries": insecure}, f)
         self.sock = os.path.join(w, "docker.sock")
+        # Its default bridge is one of ours (never docker0), on a private
+        # subnet no route on the host overlaps; removed in stop().
+        if link_exists(BENCH_BRIDGE):
+            raise RuntimeError("%s already exists (another bench run?)" % BENCH_BRIDGE)
+        net = free_subnet()
+        self.bridge = BENCH_BRIDGE
+        sh("ip", "link", "add", BENCH_BRIDGE, "type", "bridge", check=True)
+        sh("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen), "dev", BENCH_BRIDGE, check=True)
+        sh("ip", "link", "set", BENCH_BRIDGE, "up", check=True)
         argv = ["dockerd", "--data-root", w + "/data", "--exec-root", w + "/exec", "-H", "unix://" + self.sock,
-                "--pidfile", w + "/dockerd.pid", "--config-file", cfg, "--bridge=none", "--iptables=false",
+                "--pidfile", w + "/dockerd.pid", "--config-file", cfg, "-b", BENCH_BRIDGE, "--iptables=false",
                 "--ip6tables=false", "--ip-masq=false", "--storage-driver", "overlay2"]
         self.env["DOCKER_CONFIG"] = os.path.join(w, "client-config")
         self.daemon = Proc(argv, w + "/dockerd.log", self.env)
@@ -299,6 +380,9 @@ class Podman(Engine):
         with open(w + "/auth.json", "w") as f:
             f.write('{"auths": {}}\n')
         self.cli = ["podman", "--root", w + "/root", "--runroot", w + "/run"]
+        # Its default CNI network leaves a bridge, iptables chains and IPAM
+        # state on the host: note what was there, remove the rest in stop().
+        self.host_before = cni_snapshot()
         self.run("info")
         self.version = self.run("version", "--format", "{{.Client.Version}}", check=False).strip()
 
@@ -314,6 +398,56 @@ class Podman(Engine):
             self.run("system", "reset", "-f", check=False, timeout=120)  # unmounts its storage
         except Exception:
             pass
+        if hasattr(self, "host_before"):
+            cleanup_cni(self.host_before)
+
+
+CNI_BRIDGE = "cni-podman0"
+CNI_DIRS = ("/var/lib/cni", "/run/cni")
+
+
+def ipt_rules(tool, table):
+    return sh(tool, "-w", "-t", table, "-S").splitlines()
+
+
+def cni_snapshot():
+    snap = {"bridge": link_exists(CNI_BRIDGE), "dirs": {d: os.path.exists(d) for d in CNI_DIRS},
+            "tables": nft_tables(), "chains": {}}
+    for tool in ("iptables", "ip6tables"):
+        for t in ("nat", "filter", "mangle"):
+            snap["chains"][(tool, t)] = {l.split()[1] for l in ipt_rules(tool, t) if l.startswith("-N ")}
+    return snap
+
+
+def cleanup_cni(before):
+    """Remove what podman's CNI plugins added to the host since `before`:
+    CNI-* iptables chains (and the jumps to them), the bridge, IPAM state,
+    and the iptables-nft tables that were not there and are now empty."""
+    for (tool, t), had in before["chains"].items():
+        rules = ipt_rules(tool, t)
+        new = {l.split()[1] for l in rules if l.startswith("-N ")} - had
+        new = {c for c in new if c.startswith("CNI-")}
+        if not new:
+            continue
+        for l in rules:
+            w = shlex.split(l)  # comments are quoted
+            if w[0] == "-A" and "-j" in w and w[w.index("-j") + 1] in new and w[1] not in new:
+                sh(tool, "-w", "-t", t, "-D", *w[1:])
+        for c in new:
+            sh(tool, "-w", "-t", t, "-F", c)
+        for c in new:
+            sh(tool, "-w", "-t", t, "-X", c)
+    for tbl in nft_tables() - before["tables"]:
+        fam, name = tbl.split()[1:3]
+        if name in ("nat", "filter", "mangle"):
+            tool = "iptables" if fam == "ip" else "ip6tables" if fam == "ip6" else None
+            if tool and not [l for l in ipt_rules(tool, name) if l.startswith(("-A ", "-N "))]:
+                sh("nft", "delete", "table", fam, name)
+    if not before["bridge"] and link_exists(CNI_BRIDGE):
+        sh("ip", "link", "del", CNI_BRIDGE)
+    for d, had in before["dirs"].items():
+        if not had:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Registry:
@@ -349,10 +483,14 @@ class Registry:
 
 class Figure:
     """A timed figure: per engine, setup once; per sample prepare, timed
-    commands, cleanup; teardown at the end."""
+    commands, cleanup; teardown at the end. With measure instead of cmds,
+    a sample is what measure(e, i) returns, in unit (huge: 1 GiB figures,
+    REPS_HUGE samples)."""
 
-    def __init__(self, fid, title, slow=False, setup=None, prepare=None, cmds=None, cleanup=None, teardown=None):
-        self.id, self.title, self.slow = fid, title, slow
+    def __init__(self, fid, title, slow=False, setup=None, prepare=None, cmds=None, cleanup=None, teardown=None,
+                 measure=None, unit="ms", huge=False):
+        self.id, self.title, self.slow, self.unit, self.huge = fid, title, slow, unit, huge
+        self.measure = measure
         self.setup = setup or (lambda e: None)
         self.prepare = prepare or (lambda e, i: None)
         self.cmds = cmds
@@ -371,8 +509,14 @@ def timed(e, cmds):
     return time.perf_counter() - t0
 
 
+def sample(fig, e, i):
+    if fig.measure:
+        return fig.measure(e, i)
+    return timed(e, fig.cmds(e, i)) * 1000  # ms
+
+
 def run_timed(fig, engines):
-    reps = REPS_SLOW if fig.slow else REPS
+    reps = REPS_HUGE if fig.huge else REPS_SLOW if fig.slow else REPS
     res = {}
     live = []
     for e in engines:
@@ -386,15 +530,15 @@ def run_timed(fig, engines):
             # One untimed try: it warms caches and tells whether the engine can do it.
             fig.prepare(e, -1)
             try:
-                timed(e, fig.cmds(e, -1))
+                sample(fig, e, -1)
             finally:
                 fig.cleanup(e, -1)
             live.append(e)
             res[e.name] = {"samples": []}
         except Exception as ex:
             reason = str(ex)
-            sub = fig.cmds(e, -1)[0][0]
-            if not has_command(e, sub):
+            sub = fig.cmds(e, -1)[0][0] if fig.cmds else None
+            if sub and not has_command(e, sub):
                 reason = "no `%s` command (%s)" % (sub, reason)
             res[e.name] = {"missing": reason}
             log(fig.id, e.name, "missing:", reason)
@@ -410,7 +554,7 @@ def run_timed(fig, engines):
                 continue
             try:
                 fig.prepare(e, i)
-                r["samples"].append(timed(e, fig.cmds(e, i)))
+                r["samples"].append(sample(fig, e, i))
             except Exception as ex:
                 r["errors"] = r.get("errors", 0) + 1
                 if r["errors"] >= 2:
@@ -428,7 +572,7 @@ def run_timed(fig, engines):
             log(fig.id, e.name, "teardown:", ex)
     for r in res.values():
         if "samples" in r and "missing" not in r:
-            r["samples"] = [round(s * 1000, 2) for s in r["samples"]]  # ms
+            r["samples"] = [round(s, 2) for s in r["samples"]]
     return res
 
 
@@ -532,6 +676,9 @@ def make_figures(ctx):
     figs.append(Figure("stats_20", "`stats --no-stream`, 20 containers", slow=True, setup=stats_setup,
                        cmds=lambda e, i: [["stats", "--no-stream"]],
                        teardown=lambda e: quiet(e, *e.rm_force(), *["b-stats-%d" % n for n in range(20)])))
+    figs += volume_figures(ctx)
+    figs += network_figures(ctx)
+
     # Last, and left in place: removing 100 containers and 200 images would
     # cost minutes, and the engines' data-roots are deleted at the end anyway.
     def ps_setup(e):
@@ -543,6 +690,147 @@ def make_figures(ctx):
                        setup=lambda e: e.run("load", "-i", ctx["many_tar"], timeout=600),
                        cmds=lambda e, i: [["images"]]))
 
+    return figs
+
+
+TIME_RE = re.compile(r"real\s+(?:(\d+)h\s*)?(\d+)m\s*([0-9.]+)s")
+
+
+USEC_RE = re.compile(r"time\.tv_sec:\s*(\d+)\s+time\.tv_usec:\s*(\d+)")
+
+
+def dd_script(dd):
+    """A container command timing dd alone (busybox dd prints no rate):
+    busybox adjtimex (a read-only adjtimex(2)) prints the clock in µs before
+    and after; `time` (10 ms steps) is the fallback."""
+    return ["sh", "-c", "adjtimex 2>/dev/null; time %s; rc=$?; adjtimex 2>/dev/null; exit $rc" % " ".join(dd)]
+
+
+def dd_mbps(e, *args):
+    """Run a dd_script container: MB/s (10^6 bytes) of the dd alone, so
+    container start-up is not in it."""
+    rc, out, err = e.run3(*args, timeout=600)
+    if rc != 0:
+        raise CmdError("`%s` exit %d: %s" % (args[0], rc, first_line(err + out)))
+    if "1024+0 records out" not in err:
+        raise RuntimeError("dd did not copy 1 GiB: " + " ".join(err.split())[:200])
+    ts = [int(a) + int(b) / 1e6 for a, b in USEC_RE.findall(out)]
+    if len(ts) == 2:
+        secs = ts[1] - ts[0]
+    else:
+        log(e.name, "adjtimex gave no clock in the container; timing dd with busybox time (10 ms steps)")
+        m = TIME_RE.search(err)
+        if not m:
+            raise RuntimeError("no time summary in: " + " ".join(err.split())[:200])
+        secs = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    return GIB / 1e6 / max(secs, 0.01)
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def volume_figures(ctx):
+    """1 GiB written to and read back from a named volume (dd's own MB/s, so
+    container start is not in it), and create with 10 named-volume mounts."""
+    img = ctx["base"]
+    vol = "b-vol"
+    dd_w = ["dd", "if=/dev/zero", "of=/v/f", "bs=1M", "count=1024", "conv=fsync"]
+    dd_r = ["dd", "if=/v/f", "of=/dev/null", "bs=1M"]
+
+    def rm_file(e, i):
+        e.run("run", "--rm", *e.run_flags(), "-v", vol + ":/v", img, "rm", "-f", "/v/f")
+        drop_caches()
+    figs = [Figure("vol_write", "write 1 GiB to a named volume (`dd conv=fsync`)", unit="MB/s", huge=True,
+                   prepare=rm_file,
+                   measure=lambda e, i: dd_mbps(e, "run", "--rm", *e.run_flags(), "-v", vol + ":/v", img,
+                                                *dd_script(dd_w)),
+                   teardown=lambda e: quiet(e, "volume", "rm", "-f", vol))]
+
+    def have_file(e):
+        e.run("run", "--rm", *e.run_flags(), "-v", vol + ":/v", img, *dd_w, timeout=600)
+    figs.append(Figure("vol_read", "read 1 GiB from a named volume (page cache dropped)", unit="MB/s", huge=True,
+                       setup=have_file, prepare=lambda e, i: drop_caches(),
+                       measure=lambda e, i: dd_mbps(e, "run", "--rm", *e.run_flags(), "-v", vol + ":/v", img,
+                                                    *dd_script(dd_r)),
+                       teardown=lambda e: quiet(e, "volume", "rm", "-f", vol)))
+
+    vols = ["b-cv%d" % n for n in range(10)]
+    mounts = [a for n, v in enumerate(vols) for a in ("-v", "%s:/v%d" % (v, n))]
+    figs.append(Figure("create_10vol", "`create`, 10 named-volume mounts",
+                       setup=lambda e: [e.run("volume", "create", v) for v in vols],
+                       cmds=lambda e, i: [["create", "--name", "b-cv-%d" % i, *e.run_flags(), *mounts, img, "true"]],
+                       cleanup=lambda e, i: quiet(e, *e.rm_force(), "b-cv-%d" % i),
+                       teardown=lambda e: quiet(e, "volume", "rm", "-f", *vols)))
+    return figs
+
+
+def tcp_listening(pid, port):
+    """Whether the network namespace of pid has a TCP socket listening on port."""
+    want = ":%04X" % port
+    for f in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        try:
+            with open(f) as fh:
+                for line in fh.readlines()[1:]:
+                    w = line.split()
+                    if w[1].endswith(want) and w[3] == "0A":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def send_gib(port):
+    """Send 1 GiB to 127.0.0.1:port; done when the receiver has read it all
+    and closed (its nc exits at EOF). MB/s (10^6 bytes)."""
+    buf = bytes(1 << 20)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.settimeout(120)
+        t0 = time.perf_counter()
+        for _ in range(GIB // len(buf)):
+            s.sendall(buf)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+        dt = time.perf_counter() - t0
+    finally:
+        s.close()
+    return GIB / 1e6 / dt
+
+
+def network_figures(ctx):
+    """On each engine's default bridge (no --network flag): run --rm, TCP
+    through a published 127.0.0.1 port, start with 0 and 50 running."""
+    img = ctx["base"]
+    ports = {}
+
+    def nc_up(e, i):
+        name = "b-tcp-%d" % i
+        ports[e.name] = free_port()
+        # sleep keeps nc's stdin open, so nc closes the connection only at
+        # the sender's EOF, after reading everything.
+        e.run("run", "-d", "--name", name, "-p", "127.0.0.1:%d:9000" % ports[e.name], img,
+              "sh", "-c", "sleep 100000 | nc -l -p 9000 >/dev/null")
+        pid = int(e.run("inspect", "--format", "{{.State.Pid}}", name).strip())
+        wait_for(lambda: tcp_listening(pid, 9000), 20, "nc listening in " + name)
+    figs = [Figure("run_rm_bridge", "`run --rm true`, default bridge", cmds=lambda e, i: [["run", "--rm", img, "true"]]),
+            Figure("tcp_publish", "TCP 1 GiB host → container, published 127.0.0.1 port", unit="MB/s", huge=True,
+                   prepare=nc_up, measure=lambda e, i: send_gib(ports[e.name]),
+                   cleanup=lambda e, i: quiet(e, *e.rm_force(), "b-tcp-%d" % i))]
+
+    def start_fig(fid, title, n_running):
+        names = ["b-br-%d" % n for n in range(n_running)]
+        return Figure(fid, title,
+                      setup=lambda e: parallel(e, [["run", "-d", "--name", c, img, "sleep", "100000"] for c in names]),
+                      prepare=lambda e, i: e.run("create", "--name", "b-sb-%d" % i, img, "true"),
+                      cmds=lambda e, i: [["start", "b-sb-%d" % i]],
+                      cleanup=lambda e, i: quiet(e, *e.rm_force(), "b-sb-%d" % i),
+                      teardown=lambda e: names and quiet(e, *e.rm_force(), *names))
+    figs.append(start_fig("start_bridge", "`start`, default bridge, none running", 0))
+    figs.append(start_fig("start_bridge_50", "`start`, default bridge, 50 running on it", 50))
     return figs
 
 
@@ -631,7 +919,8 @@ def report(rows, meta):
              "",
              "Engines: " + ", ".join("%s %s" % (k, v) for k, v in meta["versions"].items()),
              "",
-             "Cells are min / **median** / max. Ratios are of medians: below 1 means Berth is faster or smaller.",
+             "Cells are min / **median** / max. Ratios are of medians: below 1 means Berth is faster or smaller, "
+             "except in MB/s rows (throughput), where above 1 means Berth is faster.",
              "",
              "| figure | unit | Berth | Docker | Podman | Berth/Docker | Berth/Podman |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -724,7 +1013,7 @@ def main():
             if ONLY and fig.id not in ONLY:
                 continue
             log("figure", fig.id)
-            rows.append({"id": fig.id, "title": fig.title, "unit": "ms", "engines": run_timed(fig, engines)})
+            rows.append({"id": fig.id, "title": fig.title, "unit": fig.unit, "engines": run_timed(fig, engines)})
         for fid, title, unit, res in mem_rows:
             rows.append({"id": fid, "title": title, "unit": unit, "engines": res})
         for row in rows:
