@@ -44,9 +44,27 @@ func TestMain(m *testing.M) {
 				os.Stderr.Write(out)
 			}
 		}
+		defer removeTestCgroupParent()
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// removeTestCgroupParent removes the (then empty) parent cgroup the tests'
+// containers were placed under, in every hierarchy.
+func removeTestCgroupParent() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth-test")
+	if d := "/sys/fs/cgroup/berth-test"; fileExists(d) {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 type fakeImages struct{ info ImageInfo }
