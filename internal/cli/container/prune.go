@@ -1,13 +1,8 @@
 package container
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"strings"
 
-	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -39,7 +34,7 @@ func NewPruneCommand(c *cli.CLI) *cobra.Command {
 
 // RunPrune removes stopped containers after asking, unless -f.
 func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
-	if !opts.Force && !Confirm(c.In, c.Out, "WARNING! This will remove all stopped containers.") {
+	if !opts.Force && !cli.Confirm(c.In, c.Out, "WARNING! This will remove all stopped containers.") {
 		// docker treats "no" as a successful non-action: exit 0, silent.
 		return nil
 	}
@@ -51,24 +46,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Report.ContainersDeleted) > 0 {
-		fmt.Fprintln(c.Out, "Deleted Containers:")
-		for _, id := range res.Report.ContainersDeleted {
-			fmt.Fprintln(c.Out, id)
-		}
-		fmt.Fprintln(c.Out)
-	}
-	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+	cli.PrintDeleted(c.Out, "Deleted Containers:", res.Report.ContainersDeleted)
+	cli.PrintReclaimed(c.Out, res.Report.SpaceReclaimed)
 	return nil
-}
-
-// Confirm prints warning and docker's y/N question, and reads the answer.
-func Confirm(in io.Reader, out io.Writer, warning string) bool {
-	fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }

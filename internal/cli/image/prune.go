@@ -1,13 +1,9 @@
 package image
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"strings"
 
-	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -50,7 +46,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if opts.All {
 		warning = pruneAllWarning
 	}
-	if !opts.Force && !confirm(c.In, c.Out, warning) {
+	if !opts.Force && !cli.Confirm(c.In, c.Out, warning) {
 		// docker treats "no" as a successful non-action: exit 0, silent.
 		return nil
 	}
@@ -76,16 +72,6 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 		}
 		fmt.Fprintln(c.Out)
 	}
-	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+	cli.PrintReclaimed(c.Out, res.Report.SpaceReclaimed)
 	return nil
-}
-
-func confirm(in io.Reader, out io.Writer, warning string) bool {
-	fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
-	ctrcmd "github.com/berth-engine/berth/internal/cli/container"
 )
 
 // PruneOptions are the flags of `berth network prune`.
@@ -36,7 +35,7 @@ func NewPruneCommand(c *cli.CLI) *cobra.Command {
 
 // RunPrune removes unused custom networks after asking, unless -f.
 func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
-	if !opts.Force && !ctrcmd.Confirm(c.In, c.Out, "WARNING! This will remove all custom networks not used by at least one container.") {
+	if !opts.Force && !cli.Confirm(c.In, c.Out, "WARNING! This will remove all custom networks not used by at least one container.") {
 		return nil
 	}
 	cl, err := c.Client()

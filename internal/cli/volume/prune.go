@@ -1,14 +1,9 @@
 package volume
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"strings"
 
-	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -51,7 +46,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if opts.All {
 		warning = pruneAllWarning
 	}
-	if !opts.Force && !confirm(c.In, c.Out, warning) {
+	if !opts.Force && !cli.Confirm(c.In, c.Out, warning) {
 		return errors.New("volume prune has been cancelled")
 	}
 	cl, err := c.Client()
@@ -62,23 +57,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Report.VolumesDeleted) > 0 {
-		fmt.Fprintln(c.Out, "Deleted Volumes:")
-		for _, v := range res.Report.VolumesDeleted {
-			fmt.Fprintln(c.Out, v)
-		}
-		fmt.Fprintln(c.Out)
-	}
-	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+	cli.PrintDeleted(c.Out, "Deleted Volumes:", res.Report.VolumesDeleted)
+	cli.PrintReclaimed(c.Out, res.Report.SpaceReclaimed)
 	return nil
-}
-
-func confirm(in io.Reader, out io.Writer, warning string) bool {
-	fmt.Fprintf(out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }
