@@ -39,6 +39,10 @@ type Container struct {
 	ExecIDs    []string `json:"-"`
 
 	removing bool
+	// fsBusy is held for reading while the archive API has the stopped
+	// container's filesystem mounted (fsroot.go); start and remove take it
+	// for writing, so they wait for the copy to end. Taken with mu held.
+	fsBusy sync.RWMutex
 	// changed is closed and replaced on every state change; waiters select
 	// on it.
 	changed chan struct{}

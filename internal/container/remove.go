@@ -67,6 +67,10 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 		}
 	}
 
+	// Copies that have the filesystem mounted finish first; new ones are
+	// refused since removing is set.
+	c.fsBusy.Lock()
+	c.fsBusy.Unlock() //nolint:staticcheck // a barrier
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.State.Status = container.StateRemoving

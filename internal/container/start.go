@@ -55,6 +55,10 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 // startLocked runs the container: mount its filesystem, write its /etc
 // files and OCI spec, launch its shim, start init, and watch it.
 func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) {
+	// Wait for copies that have the stopped filesystem mounted; new ones
+	// need c.mu, which the caller holds.
+	c.fsBusy.Lock()
+	c.fsBusy.Unlock() //nolint:staticcheck // a barrier, not a critical section
 	rootfs := s.rootfsPath(c.ID)
 	runDir := s.runDir(c.ID)
 	cleanup := func() {

@@ -75,6 +75,7 @@ func newContainerCommand(c *cli.CLI) *cobra.Command {
 		NewStatsCommand(c),
 		NewDiffCommand(c),
 		NewExportCommand(c),
+		NewCpCommand(c),
 	)
 	return cmd
 }

@@ -434,3 +434,21 @@ func TestParseRun(t *testing.T) {
 		})
 	}
 }
+
+func TestSplitCpArg(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"ctr:/etc":    {"ctr", "/etc"},
+		"ctr:":        {"ctr", ""},
+		"/abs:x":      {"", "/abs:x"},
+		"./ctr:/x":    {"", "./ctr:/x"},
+		"dir/file:x":  {"", "dir/file:x"},
+		"plainfile":   {"", "plainfile"},
+		"-":           {"", "-"},
+		"a1b2c3:/tmp": {"a1b2c3", "/tmp"},
+	} {
+		c, p := splitCpArg(in)
+		if c != want[0] || p != want[1] {
+			t.Errorf("splitCpArg(%q) = %q, %q; want %q, %q", in, c, p, want[0], want[1])
+		}
+	}
+}

@@ -57,6 +57,7 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	cmd.AddCommand(ctrcmd.NewStatsCommand(c))
 	cmd.AddCommand(ctrcmd.NewDiffCommand(c))
 	cmd.AddCommand(ctrcmd.NewExportCommand(c))
+	cmd.AddCommand(ctrcmd.NewCpCommand(c))
 	cmd.AddCommand(newCompletionCommand())
 	// Our Use strings already say [OPTIONS]; cobra would add "[flags]".
 	disableFlagsInUseLine(cmd)
