@@ -2,6 +2,8 @@ package container
 
 import (
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 )
 
 func TestMountAt(t *testing.T) {
@@ -36,5 +38,30 @@ func TestAbsContainerPath(t *testing.T) {
 		if got := absContainerPath(in); got != want {
 			t.Errorf("absContainerPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMergeUpdate(t *testing.T) {
+	hc := &container.HostConfig{Resources: container.Resources{Memory: 64 << 20, MemorySwap: 128 << 20, NanoCPUs: 1e9}}
+	if err := mergeUpdate(hc, container.UpdateConfig{Resources: container.Resources{CPUQuota: 50000}}); err == nil {
+		t.Fatal("quota over --cpus accepted")
+	}
+	if err := mergeUpdate(hc, container.UpdateConfig{Resources: container.Resources{Memory: 256 << 20}}); err == nil {
+		t.Fatal("memory above the swap limit accepted")
+	}
+	pids := int64(-1)
+	err := mergeUpdate(hc, container.UpdateConfig{
+		Resources:     container.Resources{Memory: 100 << 20, NanoCPUs: 5e8, PidsLimit: &pids},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyAlways},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.Memory != 100<<20 || hc.MemorySwap != 128<<20 || hc.NanoCPUs != 5e8 || *hc.PidsLimit != 0 || hc.RestartPolicy.Name != container.RestartPolicyAlways {
+		t.Fatalf("merged: %+v", hc.Resources)
+	}
+	hc.AutoRemove = true
+	if err := mergeUpdate(hc, container.UpdateConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyAlways}}); err == nil {
+		t.Fatal("restart policy on an auto-remove container accepted")
 	}
 }

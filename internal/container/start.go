@@ -221,21 +221,8 @@ func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error)
 		OOMScoreAdj:     hc.OomScoreAdj,
 		CgroupsPath:     s.cgroupsPath(c),
 		NoNewPrivileges: false,
-		Resources: spec.Resources{
-			Memory:     hc.Memory,
-			MemorySwap: hc.MemorySwap,
-			CPUShares:  uint64(hc.CPUShares),
-			CPUQuota:   hc.CPUQuota,
-			CPUPeriod:  uint64(hc.CPUPeriod),
-			NanoCPUs:   hc.NanoCPUs,
-			CpusetCpus: hc.CpusetCpus,
-			CpusetMems: hc.CpusetMems,
-		},
+		Resources:       resourcesOf(hc.Resources),
 	}
-	if hc.PidsLimit != nil {
-		o.Resources.PidsLimit = *hc.PidsLimit
-	}
-	o.Resources.MemoryReservation = hc.MemoryReservation
 	o.Domainname = cfg.Domainname
 	for _, d := range hc.Devices {
 		dev := spec.Device{HostPath: d.PathOnHost, ContainerPath: d.PathInContainer, Permissions: d.CgroupPermissions}
@@ -499,4 +486,23 @@ func (s *Service) scheduleRestart(c *Container, delay time.Duration) {
 		}
 		s.event(c, "restart", nil)
 	}()
+}
+
+// resourcesOf maps docker's resources to the spec generator's.
+func resourcesOf(r container.Resources) spec.Resources {
+	out := spec.Resources{
+		Memory:            r.Memory,
+		MemorySwap:        r.MemorySwap,
+		MemoryReservation: r.MemoryReservation,
+		CPUShares:         uint64(r.CPUShares),
+		CPUQuota:          r.CPUQuota,
+		CPUPeriod:         uint64(r.CPUPeriod),
+		NanoCPUs:          r.NanoCPUs,
+		CpusetCpus:        r.CpusetCpus,
+		CpusetMems:        r.CpusetMems,
+	}
+	if r.PidsLimit != nil {
+		out.PidsLimit = *r.PidsLimit
+	}
+	return out
 }

@@ -76,6 +76,7 @@ func newContainerCommand(c *cli.CLI) *cobra.Command {
 		NewDiffCommand(c),
 		NewExportCommand(c),
 		NewCpCommand(c),
+		NewUpdateCommand(c),
 	)
 	return cmd
 }

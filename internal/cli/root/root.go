@@ -58,6 +58,7 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	cmd.AddCommand(ctrcmd.NewDiffCommand(c))
 	cmd.AddCommand(ctrcmd.NewExportCommand(c))
 	cmd.AddCommand(ctrcmd.NewCpCommand(c))
+	cmd.AddCommand(ctrcmd.NewUpdateCommand(c))
 	cmd.AddCommand(newCompletionCommand())
 	// Our Use strings already say [OPTIONS]; cobra would add "[flags]".
 	disableFlagsInUseLine(cmd)

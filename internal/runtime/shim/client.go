@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/berth-engine/berth/internal/errdefs"
 )
 
@@ -84,6 +86,11 @@ func (c *Client) Pause(ctx context.Context) error {
 // Resume thaws a paused container.
 func (c *Client) Resume(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/resume", nil, nil, nil)
+}
+
+// Update changes the running container's cgroup limits.
+func (c *Client) Update(ctx context.Context, res *specs.LinuxResources) error {
+	return c.do(ctx, http.MethodPost, "/update", nil, res, nil)
 }
 
 // Stats reads the container's cgroup statistics.

@@ -22,6 +22,8 @@
 //	                               exec is forgotten 5 minutes after it exits)
 //	POST /pause, POST /resume   -> 204 (cgroup freezer)
 //	GET  /stats                 -> Stats
+//	POST /update  specs.LinuxResources -> 204; sets the cgroup limits given
+//	                               (memory, CPU, cpuset, pids), leaving others
 //	POST /delete[?force=1]      -> 204; destroys the container (force kills a
 //	                               running one first), then the shim exits
 //

@@ -438,6 +438,16 @@ func withoutOption(opts []string, o string) []string {
 	return out
 }
 
+// LinuxResources returns the OCI form of res, for updating a running
+// container's limits.
+func LinuxResources(res Resources) (*specs.LinuxResources, error) {
+	r := &specs.LinuxResources{}
+	if err := setResources(r, res); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 func setResources(r *specs.LinuxResources, res Resources) error {
 	if res.Memory < 0 {
 		return errdefs.InvalidParameter(errors.New("memory limit must not be negative"))

@@ -3,11 +3,13 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/errdefs"
@@ -110,6 +112,19 @@ func (s *server) routes() http.Handler {
 			return errdefs.Conflict(errors.New("container is not paused"))
 		}
 		if err := s.container.Resume(); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}))
+	mux.HandleFunc("POST /update", plain(func(w http.ResponseWriter, r *http.Request) error {
+		var res specs.LinuxResources
+		if err := json.NewDecoder(r.Body).Decode(&res); err != nil {
+			return errdefs.InvalidParameter(fmt.Errorf("decoding resources: %w", err))
+		}
+		cfg := s.container.Config()
+		applyResources(cfg.Cgroups.Resources, &res)
+		if err := s.container.Set(cfg); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -109,3 +109,18 @@ func (l *lazyHeaderWriter) Write(p []byte) (int, error) {
 	}
 	return l.w.Write(p)
 }
+
+func (rt *Router) update(ctx context.Context, w http.ResponseWriter, r *http.Request, vars map[string]string) error {
+	var uc container.UpdateConfig
+	if err := httputils.ReadJSON(r, &uc, false); err != nil {
+		return err
+	}
+	warnings, err := rt.svc.Update(ctx, vars["id"], uc)
+	if err != nil {
+		return err
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return httputils.WriteJSON(w, http.StatusOK, container.UpdateResponse{Warnings: warnings})
+}
