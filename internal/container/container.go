@@ -48,6 +48,8 @@ type Container struct {
 	changed chan struct{}
 	// monitor cancels the goroutine watching the running process.
 	monitorCancel func()
+	// healthStop stops the health monitor (health.go).
+	healthStop func()
 	// attachWaiters are attaches made before start.
 	attachWaiters []*attachWaiter
 }
@@ -63,6 +65,8 @@ type State struct {
 	FinishedAt time.Time
 	// ShimPid is the berth-shim serving this container while it runs.
 	ShimPid int
+	// Health is the healthcheck's state; nil without a healthcheck.
+	Health *container.Health `json:",omitempty"`
 }
 
 // Running reports whether the container's process is alive (paused
@@ -110,6 +114,11 @@ func (s State) inspect() *container.State {
 	}
 	if !st.Running {
 		st.Pid = 0
+	}
+	if s.Health != nil {
+		h := *s.Health
+		h.Log = append([]*container.HealthcheckResult{}, s.Health.Log...)
+		st.Health = &h
 	}
 	return st
 }

@@ -100,6 +100,11 @@ func (s *Service) List(ctx context.Context, opts ListOptions) ([]container.Summa
 			return nil, errdefs.InvalidParameterf("invalid filter 'status=%s'", st)
 		}
 	}
+	for _, h := range f["health"] {
+		if err := container.ValidateHealthStatus(container.HealthStatus(h)); err != nil {
+			return nil, errdefs.InvalidParameterf("Unrecognised filter value for health: %s", h)
+		}
+	}
 	var before, since *Container
 	var err error
 	if v := f["before"]; len(v) > 0 {
@@ -184,7 +189,7 @@ func (s *Service) summaryLocked(c *Container, opts ListOptions, f Filters, befor
 	if v := f["network"]; len(v) > 0 && !s.onNetwork(c, v) {
 		return container.Summary{}, false
 	}
-	if v := f["health"]; len(v) > 0 && !contains(v, "none") {
+	if v := f["health"]; len(v) > 0 && !contains(v, string(healthStatus(c.State))) {
 		return container.Summary{}, false
 	}
 	if v := f["volume"]; len(v) > 0 {
@@ -212,6 +217,9 @@ func (s *Service) summaryLocked(c *Container, opts ListOptions, f Filters, befor
 		State:   status,
 		Status:  statusString(c.State),
 		Mounts:  s.mountPoints(c),
+	}
+	if h := c.State.Health; h != nil {
+		sum.Health = &container.HealthSummary{Status: h.Status, FailingStreak: h.FailingStreak}
 	}
 	sum.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
 	sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: s.networkSettings(c).Networks}
@@ -249,7 +257,7 @@ func statusString(st State) string {
 	now := time.Now()
 	switch st.Status {
 	case container.StateRunning:
-		return "Up " + humanDuration(now.Sub(st.StartedAt))
+		return "Up " + humanDuration(now.Sub(st.StartedAt)) + healthSuffix(st.Health)
 	case container.StatePaused:
 		return "Up " + humanDuration(now.Sub(st.StartedAt)) + " (Paused)"
 	case container.StateRestarting:

@@ -66,6 +66,7 @@ func (s *Service) reconnectLocked(ctx context.Context, c *Container) {
 			}
 			_ = s.store.save(c)
 			s.watch(c, client)
+			s.startHealthLocked(c, false)
 			return
 		}
 		if err == nil && st.Status == shim.StatusStopped {

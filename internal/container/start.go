@@ -166,7 +166,9 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		Pid:       st.Pid,
 		ShimPid:   st.ShimPid,
 		StartedAt: time.Now().UTC(),
+		Health:    c.State.Health, // the log carries over
 	}
+	s.startHealthLocked(c, true)
 	if err := s.store.save(c); err != nil {
 		return err
 	}
@@ -387,6 +389,7 @@ func (s *Service) watch(c *Container, client *shim.Client) {
 // applies the restart policy or auto-removal.
 func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, waitErr error) {
 	c.mu.Lock()
+	s.stopHealthLocked(c, true)
 	code := exit.ExitCode
 	finished := exit.ExitedAt
 	if waitErr != nil {
