@@ -338,6 +338,12 @@ func (d *Daemon) Berth(args ...string) Result {
 	return d.run(exec.Command(filepath.Join(d.Bin, "berth"), args...), nil)
 }
 
+// BerthStdin runs our own CLI with stdin.
+func (d *Daemon) BerthStdin(stdin []byte, args ...string) Result {
+	d.t.Helper()
+	return d.run(exec.Command(filepath.Join(d.Bin, "berth"), args...), stdin)
+}
+
 // DockerStdin runs the docker CLI with stdin.
 func (d *Daemon) DockerStdin(stdin []byte, args ...string) Result {
 	d.t.Helper()

@@ -30,6 +30,7 @@ func newSystemCommand(c *cli.CLI) *cobra.Command {
 	}
 	cmd.AddCommand(
 		NewDiskUsageCommand(c),
+		NewPruneCommand(c),
 		NewInfoCommand(c),
 		NewEventsCommand(c),
 	)
