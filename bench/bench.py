@@ -676,6 +676,7 @@ def make_figures(ctx):
     figs.append(Figure("stats_20", "`stats --no-stream`, 20 containers", slow=True, setup=stats_setup,
                        cmds=lambda e, i: [["stats", "--no-stream"]],
                        teardown=lambda e: quiet(e, *e.rm_force(), *["b-stats-%d" % n for n in range(20)])))
+    figs += cp_figures(ctx)
     figs += volume_figures(ctx)
     figs += network_figures(ctx)
 
@@ -691,6 +692,33 @@ def make_figures(ctx):
                        cmds=lambda e, i: [["images"]]))
 
     return figs
+
+
+def cp_figures(ctx):
+    """`cp` of a 100 MiB file (random, so nothing compresses) into and out of
+    a running container."""
+    img = ctx["base"]
+    payload = os.path.join(ctx["work"], "cp-payload")
+    if not os.path.exists(payload):
+        with open(payload, "wb") as f:
+            for _ in range(100):
+                f.write(os.urandom(1 << 20))
+    out = lambda e: os.path.join(ctx["work"], "cp-out-%s" % e.name)  # noqa: E731
+
+    def setup(e):
+        e.run("run", "-d", "--name", "b-cp", *e.run_flags(), img, "sleep", "100000")
+        e.run("cp", payload, "b-cp:/tmp/payload", timeout=600)
+
+    def rm_out(e, i):
+        if os.path.exists(out(e)):
+            os.remove(out(e))
+    teardown = lambda e: quiet(e, *e.rm_force(), "b-cp")  # noqa: E731
+    return [
+        Figure("cp_in", "`cp` 100 MiB file into a container", slow=True, setup=setup,
+               cmds=lambda e, i: [["cp", payload, "b-cp:/tmp/in"]], teardown=teardown),
+        Figure("cp_out", "`cp` 100 MiB file out of a container", slow=True, setup=setup,
+               cmds=lambda e, i: [["cp", "b-cp:/tmp/payload", out(e)]], cleanup=rm_out, teardown=teardown),
+    ]
 
 
 TIME_RE = re.compile(r"real\s+(?:(\d+)h\s*)?(\d+)m\s*([0-9.]+)s")
