@@ -34,37 +34,72 @@ type attachWaiter struct {
 	attached chan struct{}
 }
 
-// PrepareAttach validates an attach request before the connection is
-// hijacked, so errors still get an HTTP status. It returns whether the
-// container has a TTY.
-func (s *Service) PrepareAttach(ref string, opts AttachOptions) (tty bool, err error) {
+// Attachment is an attach request that PrepareAttach has validated and
+// registered: an attach to a container that is not running yet is on its
+// start's list before the client hears that the attach succeeded, so that
+// output written right after start (docker run --rm of a fast command)
+// cannot be missed by an attach that registered late.
+type Attachment struct {
+	c      *Container
+	opts   AttachOptions
+	keys   []byte
+	client *shim.Client  // the running container's shim
+	waiter *attachWaiter // or the hand-off at the next start
+	// TTY says whether the container has a terminal (raw stream).
+	TTY bool
+}
+
+// PrepareAttach validates an attach request and registers it, before the
+// connection is hijacked, so errors still get an HTTP status. The caller
+// must pass the result to Attach or Cancel it.
+func (s *Service) PrepareAttach(ref string, opts AttachOptions) (*Attachment, error) {
 	c, err := s.store.get(ref)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
-		return false, err
+	keys, err := ParseDetachKeys(opts.DetachKeys)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.State.Status == "paused" && opts.Stream {
-		return false, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
+		return nil, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
 	}
-	return c.Config.Tty, nil
+	a := &Attachment{c: c, opts: opts, keys: keys, TTY: c.Config.Tty}
+	if opts.Stream {
+		if c.State.Running() {
+			a.client = s.shimFor(c)
+		} else {
+			a.waiter = &attachWaiter{client: make(chan *shim.Client, 1), attached: make(chan struct{})}
+			c.attachWaiters = append(c.attachWaiters, a.waiter)
+		}
+	}
+	return a, nil
+}
+
+// Cancel gives up an attachment that will not be used.
+func (s *Service) Cancel(a *Attachment) {
+	if a.waiter != nil {
+		s.dropWaiter(a.c, a.waiter)
+		select {
+		case cl := <-a.waiter.client:
+			// Handed over meanwhile: let the start go on.
+			close(a.waiter.attached)
+			cl.Close()
+		default:
+		}
+	}
+	if a.client != nil {
+		a.client.Close()
+	}
 }
 
 // Attach streams the container's stdio over conn until the process ends,
 // the client detaches, or ctx ends. Output is framed (stdcopy) unless the
 // container has a TTY, exactly as the shim delivers it.
-func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions, conn AttachConn, frame func(stream byte, p []byte) []byte) error {
-	c, err := s.store.get(ref)
-	if err != nil {
-		return err
-	}
-	keys, err := ParseDetachKeys(opts.DetachKeys)
-	if err != nil {
-		return err
-	}
+func (s *Service) Attach(ctx context.Context, a *Attachment, conn AttachConn, frame func(stream byte, p []byte) []byte) error {
+	c, opts := a.c, a.opts
 	if opts.Logs {
 		_, run, err := s.Logs(c.ID, LogsOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1})
 		if err == nil {
@@ -85,20 +120,13 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions, co
 	c.mu.Lock()
 	stdinOnce := c.Config.StdinOnce
 	openStdin := c.Config.OpenStdin
-	var client *shim.Client
-	var waiter *attachWaiter
-	if c.State.Running() {
-		client = s.shimFor(c)
-	} else {
-		waiter = &attachWaiter{client: make(chan *shim.Client, 1), attached: make(chan struct{})}
-		c.attachWaiters = append(c.attachWaiters, waiter)
-	}
 	c.mu.Unlock()
+	client, waiter := a.client, a.waiter
 	if waiter != nil {
 		select {
 		case client = <-waiter.client:
 		case <-ctx.Done():
-			s.dropWaiter(c, waiter)
+			s.Cancel(a)
 			return nil
 		}
 	}
@@ -114,7 +142,7 @@ func (s *Service) Attach(ctx context.Context, ref string, opts AttachOptions, co
 		return fmt.Errorf("attach: %w", err)
 	}
 	s.event(c, "attach", nil)
-	return pump(ctx, conn, stream, opts.Stdin && openStdin, keys)
+	return pump(ctx, conn, stream, opts.Stdin && openStdin, a.keys)
 }
 
 func (s *Service) dropWaiter(c *Container, w *attachWaiter) {

@@ -20,12 +20,16 @@ func (rt *Router) attach(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Logs:       httputils.BoolValue(r, "logs"),
 		DetachKeys: r.Form.Get("detachKeys"),
 	}
-	tty, err := rt.svc.PrepareAttach(vars["id"], opts)
+	// Registered before the client hears back, so a start that follows at
+	// once still hands this attach its output.
+	a, err := rt.svc.PrepareAttach(vars["id"], opts)
 	if err != nil {
 		return err
 	}
+	tty := a.TTY
 	conn, err := hijack(w, r, streamContentType(ctx, tty))
 	if err != nil {
+		rt.svc.Cancel(a)
 		return err
 	}
 	defer conn.Close()
@@ -40,7 +44,7 @@ func (rt *Router) attach(ctx context.Context, w http.ResponseWriter, r *http.Req
 		case <-ctx.Done():
 		}
 	}()
-	err = rt.svc.Attach(ctx, vars["id"], opts, conn, framer(tty))
+	err = rt.svc.Attach(ctx, a, conn, framer(tty))
 	errorOnStream(conn, err, tty)
 	return nil
 }
