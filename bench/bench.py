@@ -14,7 +14,8 @@ failure or interrupt, and the temporary directory is removed.
 
 Environment: QUICK=1 (few repetitions), REPS / REPS_SLOW / REPS_HUGE (override
 counts; REPS_HUGE for the 1 GiB figures),
-BIG_MIB (size of the random layer, default 100), ONLY (comma-separated figure
+BIG_MIB (size of the random layer, default 100), TEN_LAYER_MIB (each random
+layer of the 10-layer image, default 10), ONLY (comma-separated figure
 ids), ENGINES (comma-separated subset of berth,docker,podman), BERTH_BIN
 (directory with berthd, berth, berth-shim), BUSYBOX_TAR, OUT (results dir).
 """
@@ -43,6 +44,7 @@ REPS = int(os.environ.get("REPS", "3" if QUICK else "15"))
 REPS_SLOW = int(os.environ.get("REPS_SLOW", "2" if QUICK else "5"))
 REPS_HUGE = int(os.environ.get("REPS_HUGE", "1" if QUICK else str(REPS_SLOW)))
 BIG_MIB = int(os.environ.get("BIG_MIB", "100"))
+TEN_LAYER_MIB = int(os.environ.get("TEN_LAYER_MIB", "10"))  # each of the 9 random layers of the 10-layer image
 GIB = 1 << 30
 ONLY = [x for x in os.environ.get("ONLY", "").split(",") if x]
 ENGINE_NAMES = [x for x in os.environ.get("ENGINES", "berth,docker,podman").split(",") if x]
@@ -649,6 +651,17 @@ def make_figures(ctx):
                        teardown=lambda e: quiet(e, "rmi", push_ref)))
     figs.append(Figure("pull", "`pull` %d MiB image, local registry" % ctx["big_mib"], slow=True,
                        setup=need_registry, prepare=rm_big, cmds=lambda e, i: [["pull", big]]))
+    ten = ctx["ten_ref"]
+    figs.append(Figure("pull10", "`pull` 10-layer image (%d MiB), local registry" % ctx["ten_mib"], slow=True,
+                       setup=need_registry, prepare=lambda e, i: quiet(e, "rmi", "-f", ten),
+                       cmds=lambda e, i: [["pull", ten]], teardown=lambda e: quiet(e, "rmi", "-f", ten)))
+
+    def pull_big(e):
+        need_registry(e)
+        if e.run("images", "-q", big).strip() == "":
+            e.run("pull", big, timeout=600)
+    figs.append(Figure("pull_present", "`pull` of an image already present", setup=pull_big,
+                       cmds=lambda e, i: [["pull", big]]))
 
     def ctxdir(e, tag):
         d = os.path.join(ctx["work"], "build-%s-%s" % (e.name, tag))
@@ -1005,12 +1018,16 @@ def main():
         ctx = {"work": work, "reg_reason": reg_reason, "nonce": nonce, "big_mib": BIG_MIB, "push_registry": push_reg,
                "base": pull_reg.addr + "/bench/busybox:1", "big_ref": pull_reg.addr + "/bench/big:1",
                "push_ref": push_reg.addr + "/bench/big:1", "many_fmt": pull_reg.addr + "/bench/many:%d",
-               "big_tar": os.path.join(work, "big.tar"), "many_tar": os.path.join(work, "many.tar")}
+               "big_tar": os.path.join(work, "big.tar"), "many_tar": os.path.join(work, "many.tar"),
+               "ten_ref": pull_reg.addr + "/bench/ten:1", "ten_mib": 9 * TEN_LAYER_MIB}
         log("making images: busybox + %d MiB random layer, 200 small images" % BIG_MIB)
         layers = images.big_layers(bb_tar, BIG_MIB)
         images.write_big_archive(ctx["big_tar"], ctx["big_ref"], layers, "big")
         if not reg_reason:
             images.seed_registry(pull_reg.addr, "bench/big", "1", layers, "big")
+            ten = layers[:1] + [images._layer_with_file("data/%d.bin" % i, os.urandom(TEN_LAYER_MIB << 20)) for i in range(9)]
+            images.seed_registry(pull_reg.addr, "bench/ten", "1", ten, "ten")
+            del ten
         del layers
         images.write_many_archive(ctx["many_tar"], ctx["many_fmt"], 200)
 

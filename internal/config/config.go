@@ -51,6 +51,9 @@ type Config struct {
 	MaxConcurrentDL    int      `json:"max-concurrent-downloads,omitempty"`
 	MaxConcurrentUL    int      `json:"max-concurrent-uploads,omitempty"`
 	ShutdownTimeout    int      `json:"shutdown-timeout,omitempty"`
+	// RegistryCertsDir holds per-registry certificates (<dir>/<host>/*.crt,
+	// like /etc/docker/certs.d); a flag only.
+	RegistryCertsDir string `json:"-"`
 
 	// ConfigFile is where daemon.json was read from; not itself a key.
 	ConfigFile string `json:"-"`
@@ -106,6 +109,7 @@ func InstallFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&c.MaxConcurrentDL, "max-concurrent-downloads", 3, "Set the max concurrent downloads")
 	fs.IntVar(&c.MaxConcurrentUL, "max-concurrent-uploads", 5, "Set the max concurrent uploads")
 	fs.IntVar(&c.ShutdownTimeout, "shutdown-timeout", 15, "Set the default shutdown timeout")
+	fs.StringVar(&c.RegistryCertsDir, "registry-certs-dir", "/etc/berth/certs.d", "Directory of per-registry CA and client certificates (<dir>/<host[:port]>/*.crt)")
 	fs.StringVar(&f.configFile, "config-file", DefaultConfigFile, "Daemon configuration file")
 	return f
 }

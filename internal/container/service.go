@@ -41,7 +41,8 @@ type Config struct {
 	Snapshotter  snapshot.Snapshotter
 	Driver       string // storage driver name for inspect
 	Images       Images
-	Volumes      Volumes // nil: binds and tmpfs only
+	ImageCreator ImageCreator // records committed images; nil refuses commit
+	Volumes      Volumes      // nil: binds and tmpfs only
 	Events       *bus.Bus
 	Log          *slog.Logger
 	// Networks is the network service; nil gives every container a

@@ -50,6 +50,7 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 		Snapshotter:  d.snapshotter,
 		Driver:       d.driver,
 		Images:       imagesForContainers{d.images},
+		ImageCreator: imagesForContainers{d.images},
 		Volumes:      d.volumes,
 		Events:       d.bus,
 		Log:          d.log,

@@ -25,7 +25,9 @@ import (
 	"github.com/berth-engine/berth/internal/image"
 	"github.com/berth-engine/berth/internal/metadata"
 	"github.com/berth-engine/berth/internal/network"
+	"github.com/berth-engine/berth/internal/registry"
 	"github.com/berth-engine/berth/internal/server"
+	buildrouter "github.com/berth-engine/berth/internal/server/router/build"
 	containerrouter "github.com/berth-engine/berth/internal/server/router/container"
 	imagerouter "github.com/berth-engine/berth/internal/server/router/image"
 	networkrouter "github.com/berth-engine/berth/internal/server/router/network"
@@ -53,6 +55,7 @@ type Daemon struct {
 	containers  *container.Service
 	networks    *network.Service
 	volumes     *volume.Service
+	registry    *registry.Service
 
 	server    *server.Server
 	listeners []listener
@@ -116,7 +119,11 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	d.server = server.New(log, systemrouter.New(d), containerrouter.New(d.containers), imagerouter.New(d.images), volumerouter.New(d.volumes), networkrouter.New(d.networks))
+	builder, err := d.initBuilder()
+	if err != nil {
+		return nil, err
+	}
+	d.server = server.New(log, buildrouter.New(builder), systemrouter.New(d), containerrouter.New(d.containers), imagerouter.New(d.images), volumerouter.New(d.volumes), networkrouter.New(d.networks))
 	if d.listeners, err = listen(cfg, log); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,11 @@ func (d *Daemon) initStorage(ctx context.Context) error {
 
 // initImages builds the image service over the stores.
 func (d *Daemon) initImages(ctx context.Context) error {
+	reg, err := d.newRegistry()
+	if err != nil {
+		return err
+	}
+	d.registry = reg
 	svc, err := image.New(ctx, image.Options{
 		DB:          d.db,
 		Content:     d.content,
@@ -65,6 +70,10 @@ func (d *Daemon) initImages(ctx context.Context) error {
 		Driver:      d.driver,
 		TempDir:     filepath.Join(d.cfg.DataRoot, "tmp"),
 		Events:      d.bus,
+
+		Registry:     reg,
+		MaxDownloads: d.cfg.MaxConcurrentDL,
+		MaxUploads:   d.cfg.MaxConcurrentUL,
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,12 @@ type newImage struct {
 	raw    []byte     // the config blob, as stored
 	layers []unpacked // bottom first
 	tags   []reference.NamedTagged
+	parent digest.Digest // the image it was made from (commit, build)
+
+	// digests are repository digests (name@manifest-digest) to record.
+	digests []reference.Canonical
+	// compressed are the registry forms of the layers, by diff ID.
+	compressed map[digest.Digest]compressedBlob
 }
 
 // Committed describes an image an import or load recorded.
@@ -46,7 +52,7 @@ func (s *Service) commit(ctx context.Context, imgs []*newImage) ([]Committed, er
 		if _, err := s.cs.Ingest(ctx, id, int64(len(ni.raw)), bytes.NewReader(ni.raw)); err != nil {
 			return nil, wrapf(err, "store image config")
 		}
-		e, err := newEntry(imageRecord{ID: id, Added: now}, ni.raw)
+		e, err := newEntry(imageRecord{ID: id, Parent: ni.parent, Added: now}, ni.raw)
 		if err != nil {
 			return nil, errdefs.InvalidParameter(err)
 		}
@@ -77,7 +83,9 @@ func (s *Service) commit(ctx context.Context, imgs []*newImage) ([]Committed, er
 				if len(imgs[i].tags) == 0 {
 					e.rec.LastTagTime = old.rec.LastTagTime
 				}
-				e.rec.Parent = old.rec.Parent
+				if e.rec.Parent == "" {
+					e.rec.Parent = old.rec.Parent
+				}
 			}
 			if err := putJSON(bucket(tx, bucketImages), e.id.String(), e.rec); err != nil {
 				return err
@@ -102,6 +110,17 @@ func (s *Service) commit(ctx context.Context, imgs []*newImage) ([]Committed, er
 					return err
 				}
 				out[i].Tags = append(out[i].Tags, reference.FamiliarString(t))
+			}
+			for _, c := range imgs[i].digests {
+				newRefs[c.String()] = e.id
+				if err := bucket(tx, bucketRefs).Put([]byte(c.String()), []byte(e.id)); err != nil {
+					return err
+				}
+			}
+			for diffID, cb := range imgs[i].compressed {
+				if err := putCompressed(tx, diffID, cb); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -3,7 +3,8 @@
 // uncompressed layer tars in the content store, and their unpacked layers,
 // one snapshot per chain ID shared by every image built on it. It imports
 // (`docker import`), loads and saves archives (docker-archive and OCI image
-// layouts), lists, inspects, tags and deletes images, and collects the blobs
+// layouts), pulls from and pushes to registries (through internal/registry),
+// lists, inspects, tags and deletes images, and collects the blobs
 // and snapshots no image uses any more.
 //
 // An image ID is the sha256 of its config blob, exactly as stored, so that a
@@ -28,6 +29,7 @@ import (
 
 	"github.com/berth-engine/berth/internal/content"
 	"github.com/berth-engine/berth/internal/layer"
+	"github.com/berth-engine/berth/internal/registry"
 	"github.com/berth-engine/berth/internal/snapshot"
 )
 
@@ -54,6 +56,13 @@ type Options struct {
 	TempDir     string               // scratch space on data-root's filesystem, for staging archives
 	Events      Publisher            // may be nil
 	Containers  ContainerChecker     // may be nil; see SetContainerChecker
+	// Registry is the distribution client for pull and push; nil refuses
+	// them as not implemented.
+	Registry *registry.Service
+	// MaxDownloads and MaxUploads bound the layers a pull downloads and a
+	// push uploads at once (dockerd's max-concurrent-downloads/-uploads);
+	// 0 means 3 and 5.
+	MaxDownloads, MaxUploads int
 }
 
 // Service is the image service. It is safe for concurrent use.
@@ -88,6 +97,15 @@ type Service struct {
 
 	graphMu sync.Mutex
 	graph   map[digest.Digest]map[string]string // chain ID → GraphDriver data
+
+	reg          *registry.Service
+	maxDownloads int
+	maxUploads   int
+	// flights are the layers being pulled right now, by chain ID, so that
+	// concurrent pulls of one image (or of images sharing layers) download
+	// each layer once.
+	flightMu sync.Mutex
+	flights  map[digest.Digest]*flight
 }
 
 // entry is one image as held in memory.
@@ -131,6 +149,17 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		layers:     map[digest.Digest]layerRecord{},
 		leases:     map[digest.Digest]int{},
 		graph:      map[digest.Digest]map[string]string{},
+
+		reg:          opts.Registry,
+		maxDownloads: opts.MaxDownloads,
+		maxUploads:   opts.MaxUploads,
+		flights:      map[digest.Digest]*flight{},
+	}
+	if s.maxDownloads <= 0 {
+		s.maxDownloads = 3
+	}
+	if s.maxUploads <= 0 {
+		s.maxUploads = 5
 	}
 	if s.tempDir == "" {
 		s.tempDir = os.TempDir()
@@ -138,8 +167,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err := os.MkdirAll(s.tempDir, 0o700); err != nil {
 		return nil, err
 	}
-	// Staging directories of loads a crash interrupted: no one reads them.
-	if stale, err := filepath.Glob(filepath.Join(s.tempDir, "load-*")); err == nil {
+	// Staging directories of loads and pulls a crash interrupted: no one reads them.
+	for _, pattern := range []string{"load-*", "pull-*"} {
+		stale, _ := filepath.Glob(filepath.Join(s.tempDir, pattern))
 		for _, d := range stale {
 			os.RemoveAll(d)
 		}

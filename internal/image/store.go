@@ -23,12 +23,19 @@ import (
 //	layers/<chain ID>  layerRecord (JSON): a committed snapshot and its blob <diff ID>
 //	pending/<op>       pendingRecord (JSON): what an unfinished import or load may
 //	                   have written; collected at start-up after a crash
+//	compressed/<diff ID>  []compressedBlob (JSON): the compressed forms of a layer
+//	                   that registries know (pulled or pushed), so that a push
+//	                   can skip or mount them instead of uploading again
+//
+// refs also holds repository digests ("docker.io/library/busybox@sha256:…",
+// the manifest digest a pull or push saw), which inspect shows as RepoDigests.
 var (
-	bucketRoot    = []byte("image.v1")
-	bucketImages  = []byte("images")
-	bucketRefs    = []byte("refs")
-	bucketLayers  = []byte("layers")
-	bucketPending = []byte("pending")
+	bucketRoot       = []byte("image.v1")
+	bucketImages     = []byte("images")
+	bucketRefs       = []byte("refs")
+	bucketLayers     = []byte("layers")
+	bucketPending    = []byte("pending")
+	bucketCompressed = []byte("compressed")
 )
 
 type imageRecord struct {
@@ -63,7 +70,7 @@ func (s *Service) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketImages, bucketRefs, bucketLayers, bucketPending} {
+		for _, b := range [][]byte{bucketImages, bucketRefs, bucketLayers, bucketPending, bucketCompressed} {
 			if _, err := root.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -22,6 +22,11 @@ type Progress struct {
 	Action  string // "Loading layer"
 	Current int64
 	Total   int64
+	// Bare leaves progressDetail out of the message (a pull's "Pulling
+	// from …" line); messages without ID never carry it.
+	Bare bool
+	// Aux is out-of-band data (a push's {Tag, Digest, Size}).
+	Aux any
 }
 
 // unpacked is one layer written to the store.

@@ -34,6 +34,7 @@ func AddCommands(root *cobra.Command, c *cli.CLI) {
 		NewAttachCommand(c),
 		NewExecCommand(c),
 		NewInspectCommand(c),
+		NewCommitCommand(c),
 		newContainerCommand(c),
 	)
 }
@@ -54,6 +55,7 @@ func newContainerCommand(c *cli.CLI) *cobra.Command {
 	rm.Aliases = []string{"remove"}
 	cmd.AddCommand(
 		NewAttachCommand(c),
+		NewCommitCommand(c),
 		NewCreateCommand(c),
 		NewExecCommand(c),
 		NewContainerInspectCommand(c),

@@ -22,6 +22,8 @@ func AddCommands(root *cobra.Command, c *cli.CLI) {
 		NewTagCommand(c),
 		NewRmiCommand(c),
 		NewHistoryCommand(c),
+		NewBuildCommand(c),
+		NewBuilderCommand(c),
 		newImageCommand(c),
 	)
 }
@@ -42,6 +44,7 @@ func newImageCommand(c *cli.CLI) *cobra.Command {
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	rm.Aliases = []string{"remove"}
 	cmd.AddCommand(
+		NewBuildCommand(c),
 		NewHistoryCommand(c),
 		NewImportCommand(c),
 		NewInspectCommand(c),

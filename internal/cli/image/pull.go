@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
-	"github.com/moby/moby/api/pkg/authconfig"
-	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
@@ -20,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	registrycli "github.com/berth-engine/berth/internal/cli/registry"
 )
 
 // PullOptions are the flags of `berth pull`.
@@ -123,10 +121,6 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
-// dockerHubAuthKey is the key docker login stores Docker Hub credentials
-// under in config.json.
-const dockerHubAuthKey = "https://index.docker.io/v1/"
-
 // readConfigFile returns the docker CLI's config.json ($DOCKER_CONFIG or
 // ~/.docker), which berth shares with docker; nil when there is none.
 func readConfigFile() []byte {
@@ -158,42 +152,6 @@ func ConfiguredFormat(key string) string {
 }
 
 // EncodedAuth returns the X-Registry-Auth value for ref's registry from
-// the credentials `docker login` (or `berth login`) stored in
-// $DOCKER_CONFIG/config.json, or "" when there are none. Credential
-// helpers are not consulted.
-func EncodedAuth(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return ""
-	}
-	var cfg struct {
-		Auths map[string]registry.AuthConfig `json:"auths"`
-	}
-	if json.Unmarshal(readConfigFile(), &cfg) != nil {
-		return ""
-	}
-	host := reference.Domain(named)
-	keys := []string{host, "https://" + host, "http://" + host}
-	if host == "docker.io" {
-		keys = []string{dockerHubAuthKey, "docker.io", "index.docker.io", "registry-1.docker.io"}
-	}
-	for _, k := range keys {
-		ac, ok := cfg.Auths[k]
-		if !ok {
-			continue
-		}
-		if ac.Auth != "" && ac.Username == "" {
-			if dec, err := base64.StdEncoding.DecodeString(ac.Auth); err == nil {
-				ac.Username, ac.Password, _ = strings.Cut(string(dec), ":")
-			}
-		}
-		ac.Auth = ""
-		ac.ServerAddress = k
-		enc, err := authconfig.Encode(ac)
-		if err != nil {
-			return ""
-		}
-		return enc
-	}
-	return ""
-}
+// the credentials `docker login` (or `berth login`) stored: config.json
+// under $DOCKER_CONFIG, or its credential helper; "" when there are none.
+func EncodedAuth(ref string) string { return registrycli.EncodedAuth(ref) }

@@ -13,6 +13,7 @@ import (
 	ctrcmd "github.com/berth-engine/berth/internal/cli/container"
 	"github.com/berth-engine/berth/internal/cli/image"
 	"github.com/berth-engine/berth/internal/cli/network"
+	registrycli "github.com/berth-engine/berth/internal/cli/registry"
 	"github.com/berth-engine/berth/internal/cli/system"
 	"github.com/berth-engine/berth/internal/cli/volume"
 	"github.com/berth-engine/berth/internal/version"
@@ -50,6 +51,7 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	system.AddCommands(cmd, c)
 	ctrcmd.AddCommands(cmd, c)
 	image.AddCommands(cmd, c)
+	registrycli.AddCommands(cmd, c)
 	volume.AddCommands(cmd, c)
 	network.AddCommands(cmd, c)
 	cmd.AddCommand(ctrcmd.NewPortCommand(c))

@@ -50,6 +50,7 @@ func (rt *Router) Routes() []server.Route {
 		{Method: http.MethodGet, Path: "/containers/{id}/stats", Handler: rt.stats},
 		{Method: http.MethodGet, Path: "/containers/{id}/changes", Handler: rt.changes},
 		{Method: http.MethodGet, Path: "/containers/{id}/export", Handler: rt.export},
+		{Method: http.MethodPost, Path: "/commit", Handler: rt.commit},
 		{Method: http.MethodPost, Path: "/containers/{id}/update", Handler: rt.update},
 		{Method: http.MethodHead, Path: "/containers/{id}/archive", Handler: rt.headArchive},
 		{Method: http.MethodGet, Path: "/containers/{id}/archive", Handler: rt.getArchive},

@@ -35,6 +35,8 @@ type Backend interface {
 	Tag(ctx context.Context, src, repo, tag string) error
 	Delete(ctx context.Context, ref string, force, prune bool) ([]image.DeleteResponse, error)
 	Prune(ctx context.Context, f imagesvc.Filters) (*image.PruneReport, error)
+	Pull(ctx context.Context, ref string, opts imagesvc.PullOptions) error
+	Push(ctx context.Context, ref string, opts imagesvc.PushOptions) error
 }
 
 var _ Backend = (*imagesvc.Service)(nil)
@@ -54,11 +56,13 @@ func (rt *Router) Routes() []server.Route {
 		{Method: http.MethodPost, Path: "/images/load", Handler: rt.load},
 		{Method: http.MethodGet, Path: "/images/get", Handler: rt.save},
 		{Method: http.MethodGet, Path: "/images/json", Handler: rt.list},
+		{Method: http.MethodGet, Path: "/images/search", Handler: rt.search},
 		{Method: http.MethodPost, Path: "/images/prune", Handler: rt.prune},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/get", Handler: rt.save},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: rt.inspect},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/history", Handler: rt.history},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: rt.tag},
+		{Method: http.MethodPost, Path: "/images/{name:.*}/push", Handler: rt.push},
 		{Method: http.MethodDelete, Path: "/images/{name:.*}", Handler: rt.delete},
 	}
 }
@@ -161,7 +165,7 @@ func parsePlatform(r *http.Request) (*ocispec.Platform, error) {
 
 func (rt *Router) create(ctx context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
 	if img := r.Form.Get("fromImage"); img != "" {
-		return errdefs.NotImplementedf("pulling images from registries is not implemented yet: cannot pull %s", img)
+		return rt.pull(ctx, w, r, img)
 	}
 	src := r.Form.Get("fromSrc")
 	if src == "" {

@@ -89,7 +89,9 @@ func TestImageRoutes(t *testing.T) {
 		code         int
 		contains     string
 	}{
-		{"POST", "/images/create?fromImage=busybox&tag=latest", nil, 501, "not implemented"},
+		{"POST", "/images/create?fromImage=busybox&tag=latest", nil, 501, "pulling images is not configured"},
+		{"POST", "/images/127.0.0.1:1/x/y:1/push", nil, 501, "pushing images is not configured"},
+		{"GET", "/images/search?term=busybox", nil, 501, "search is not supported by this registry"},
 		{"POST", "/images/create?fromSrc=-&changes=RUN+true", bytes.NewReader(rootfsTar(t)), 400, "run is not a valid change command"},
 		{"GET", "/images/127.0.0.1:1/x/y:1/json", nil, 200, id},
 		{"GET", "/images/nope/json", nil, 404, `{"message":"No such image: nope"}`},
@@ -150,5 +152,28 @@ func TestParseFilters(t *testing.T) {
 	}
 	if _, err := ParseFilters(`[1]`); err == nil {
 		t.Error("bad filters accepted")
+	}
+}
+
+func TestPullRef(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	tests := []struct {
+		img, tag, ref string
+		all           bool
+	}{
+		{"busybox", "latest", "docker.io/library/busybox:latest", false},
+		{"busybox", "", "docker.io/library/busybox", true},
+		{"busybox:1", "", "docker.io/library/busybox:1", false},
+		{"127.0.0.1:5000/a/b", d, "127.0.0.1:5000/a/b@" + d, false},
+		{"busybox:1", "2", "docker.io/library/busybox:2", false},
+	}
+	for _, tt := range tests {
+		ref, all, err := pullRef(tt.img, tt.tag)
+		if err != nil || ref != tt.ref || all != tt.all {
+			t.Errorf("pullRef(%q, %q) = %q, %v, %v; want %q, %v", tt.img, tt.tag, ref, all, err, tt.ref, tt.all)
+		}
+	}
+	if _, _, err := pullRef("UPPER", ""); err == nil {
+		t.Error("an invalid name was accepted")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 
@@ -61,7 +62,30 @@ func (rt *Router) Routes() []server.Route {
 		{Method: http.MethodGet, Path: "/info", Handler: rt.info},
 		{Method: http.MethodGet, Path: "/system/df", Handler: rt.diskUsage},
 		{Method: http.MethodGet, Path: "/events", Handler: rt.events},
+		{Method: http.MethodPost, Path: "/auth", Handler: rt.auth},
 	}
+}
+
+// RegistryAuthenticator checks registry credentials for POST /auth; a
+// Backend that does not implement it answers 501.
+type RegistryAuthenticator interface {
+	AuthenticateToRegistry(ctx context.Context, a *registry.AuthConfig) (registry.AuthResponse, error)
+}
+
+func (rt *Router) auth(ctx context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
+	a, ok := rt.backend.(RegistryAuthenticator)
+	if !ok {
+		return errdefs.NotImplementedf("registry login is not supported by this daemon")
+	}
+	var cfg registry.AuthConfig
+	if err := httputils.ReadJSON(r, &cfg, false); err != nil {
+		return err
+	}
+	resp, err := a.AuthenticateToRegistry(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (rt *Router) ping(_ context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
