@@ -8,7 +8,6 @@ import (
 	"io"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -17,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/image/imageconfig"
 )
 
 // job is one build in progress.
@@ -215,7 +215,7 @@ func (j *job) dispatch(ctx context.Context, s *state, cmd instructions.Command, 
 	case *instructions.EnvCommand:
 		var parts []string
 		for _, kv := range c.Env {
-			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
+			cfg.Env = imageconfig.SetEnv(cfg.Env, kv.Key, kv.Value)
 			parts = append(parts, kv.Key+"="+kv.Value)
 		}
 		return j.commitMeta(ctx, s, "ENV "+strings.Join(parts, " "))
@@ -252,7 +252,7 @@ func (j *job) dispatch(ctx context.Context, s *state, cmd instructions.Command, 
 			if err != nil {
 				return errdefs.InvalidParameterf("EXPOSE: %v", err)
 			}
-			ports, err := parsePorts(w)
+			ports, err := imageconfig.ExpandPorts(w)
 			if err != nil {
 				return errdefs.InvalidParameter(err)
 			}
@@ -539,44 +539,6 @@ func (w streamWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = streamWriter{}
-
-func setEnv(env []string, k, v string) []string {
-	for i, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); name == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
-}
-
-// parsePorts expands an EXPOSE word: 80, 80/udp, 8000-8002/tcp.
-func parsePorts(w string) ([]string, error) {
-	spec, proto, _ := strings.Cut(w, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	if proto != "tcp" && proto != "udp" && proto != "sctp" {
-		return nil, fmt.Errorf("invalid proto: %s", proto)
-	}
-	lo, hi, isRange := strings.Cut(spec, "-")
-	start, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("invalid containerPort: %s", spec)
-	}
-	end := start
-	if isRange {
-		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
-			return nil, fmt.Errorf("invalid containerPort: %s", spec)
-		}
-	}
-	var out []string
-	for p := start; p <= end; p++ {
-		out = append(out, fmt.Sprintf("%d/%s", p, proto))
-	}
-	return out, nil
-}
 
 func hostPlatform() ocispec.Platform {
 	return ocispec.Platform{OS: "linux", Architecture: goarch}

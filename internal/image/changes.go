@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/image/imageconfig"
 )
 
 // applyChanges applies Dockerfile instructions (`docker import --change`,
@@ -80,7 +80,7 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, instr, rest string, cmdSe
 			return err
 		}
 		for _, kv := range pairs {
-			cfg.Env = setEnv(cfg.Env, kv[0], kv[1])
+			cfg.Env = imageconfig.SetEnv(cfg.Env, kv[0], kv[1])
 			env[kv[0]] = kv[1]
 		}
 	case "label":
@@ -106,7 +106,7 @@ func applyChange(cfg *dockerspec.DockerOCIImageConfig, instr, rest string, cmdSe
 			cfg.ExposedPorts = map[string]struct{}{}
 		}
 		for _, w := range words {
-			ports, err := parsePorts(w)
+			ports, err := imageconfig.ExpandPorts(w)
 			if err != nil {
 				return err
 			}
@@ -403,43 +403,4 @@ func envMap(env []string) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-func setEnv(env []string, k, v string) []string {
-	for i, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); name == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
-}
-
-// parsePorts expands an EXPOSE word: 80, 80/udp, 8000-8002/tcp.
-func parsePorts(w string) ([]string, error) {
-	spec, proto, _ := strings.Cut(w, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	if proto != "tcp" && proto != "udp" && proto != "sctp" {
-		return nil, fmt.Errorf("invalid proto: %s", proto)
-	}
-	lo, hi, isRange := strings.Cut(spec, "-")
-	start, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("invalid containerPort: %s", spec)
-	}
-	end := start
-	if isRange {
-		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
-			return nil, fmt.Errorf("invalid containerPort: %s", spec)
-		}
-	}
-	var out []string
-	for p := start; p <= end; p++ {
-		out = append(out, fmt.Sprintf("%d/%s", p, proto))
-	}
-	sort.Strings(out)
-	return out, nil
 }
