@@ -314,3 +314,40 @@ func TestRegistryFaults(t *testing.T) {
 		t.Fatalf("layers = %q", out)
 	}
 }
+
+// TestRegistryPullOnUse: `docker run` of an image that is only in the
+// registry pulls it first, and a build whose FROM is only there pulls it
+// (and with --pull checks it again).
+func TestRegistryPullOnUse(t *testing.T) {
+	harness.RequireRoot(t)
+	reg := startRegistry(t, registryOptions{})
+	d := startWithConfig(t, nil)
+	d.ImportBusybox()
+	ref := reg.Addr + "/test/base:1"
+	mustDocker(t, d, "tag", harness.BusyboxImage, ref)
+	mustDocker(t, d, "push", ref)
+	mustDocker(t, d, "rmi", ref)
+
+	r := d.Docker("run", "--rm", "--network", "none", ref, "echo", "pulled on run")
+	if r.ExitCode != 0 || r.Stdout != "pulled on run\n" || !strings.Contains(r.Stderr, "Unable to find image '"+ref+"' locally") ||
+		!strings.Contains(r.Stderr, "Status: Downloaded newer image for "+ref) {
+		t.Fatalf("run of an image only in the registry: %s", r)
+	}
+	mustDocker(t, d, "rmi", ref)
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+ref+"\nRUN echo built > /f\nCMD [\"cat\", \"/f\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = d.Docker("build", "--network", "none", "-t", "fromreg:1", dir)
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Successfully tagged fromreg:1") {
+		t.Fatalf("build FROM an image only in the registry: %s", r)
+	}
+	if out := mustDocker(t, d, "run", "--rm", "fromreg:1"); out != "built\n" {
+		t.Fatalf("run of the build: %q", out)
+	}
+	r = d.Docker("build", "--pull", "--network", "none", "-t", "fromreg:2", dir)
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Using cache") {
+		t.Fatalf("build --pull of an unchanged base: %s", r)
+	}
+}
