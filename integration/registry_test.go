@@ -279,6 +279,15 @@ func TestRegistryFaults(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the top layer was never requested")
 	}
+	// The bottom layer (its parent is nothing) is unpacked as soon as it
+	// arrives: wait for it, so the retry has a verified layer to reuse.
+	_, bottomDiff := digestOf(layers[0])
+	for deadline := time.Now().Add(30 * time.Second); !stored(bottomDiff); {
+		if time.Now().After(deadline) {
+			t.Fatal("the bottom layer was never stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	reg.Kill()
 	proxy.setFault("", "")
 	r = <-res
@@ -307,8 +316,8 @@ func TestRegistryFaults(t *testing.T) {
 		}
 	}
 	t.Logf("retry reused %d verified layers:\n%s", len(reused), out)
-	if len(reused) == 0 {
-		t.Log("no layer was complete when the registry died; nothing to reuse")
+	if len(reused) == 0 || !strings.Contains(out, "Already exists") {
+		t.Fatalf("the retry reused no verified layer:\n%s", out)
 	}
 	if out := mustDocker(t, d, "image", "inspect", "--format", "{{len .RootFS.Layers}}", ref); strings.TrimSpace(out) != "3" {
 		t.Fatalf("layers = %q", out)
