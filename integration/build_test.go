@@ -365,3 +365,23 @@ func TestBerthBuild(t *testing.T) {
 		t.Fatalf("run committed: %s", r)
 	}
 }
+
+// TestDockerBuildScratch: a stage FROM scratch gets files from another
+// image with COPY --from, and the result runs.
+func TestDockerBuildScratch(t *testing.T) {
+	d := startWithBusybox(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY --from=" + img + " /bin/busybox /busybox\nENTRYPOINT [\"/busybox\"]\nCMD [\"echo\", \"from scratch\"]\n",
+	})
+	r := d.Docker("build", "-t", "scratchy:1", dir)
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Step 1/4 : FROM scratch") {
+		t.Fatalf("build FROM scratch: %s", r)
+	}
+	if out := mustDocker(t, d, "run", "--rm", "scratchy:1"); out != "from scratch\n" {
+		t.Fatalf("run: %q", out)
+	}
+	if n := strings.TrimSpace(mustDocker(t, d, "image", "inspect", "-f", "{{len .RootFS.Layers}}", "scratchy:1")); n != "1" {
+		t.Fatalf("layers of a scratch image with one COPY: %s", n)
+	}
+}
