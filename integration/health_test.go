@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-engine/berth/integration/harness"
 )
 
 // TestDockerHealthcheck: --health-* flags drive a probe whose status shows
@@ -111,4 +113,37 @@ func TestDockerHealthcheck(t *testing.T) {
 	if strings.TrimSpace(r.Stdout) != "unhealthy" {
 		t.Fatalf("docker-py health of a stopped container: %s", r)
 	}
+}
+
+// TestHealthcheckSurvivesDaemonRestart: after berthd is killed and started
+// again, a running container's probes go on and its status moves.
+func TestHealthcheckSurvivesDaemonRestart(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", "--name", "hcr", "--health-cmd", "test -e /tmp/ok",
+		"--health-interval", "200ms", "--health-retries", "1", img, "sh", "-c", "touch /tmp/ok; exec sleep 1000")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	wait := func(d *harness.Daemon, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for inspectField(t, d, "{{.State.Health.Status}}", "hcr") != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("health never became %s: %s", want, inspectField(t, d, "{{json .State.Health}}", "hcr"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	wait(d, "healthy")
+	d.Kill()
+	d2 := harness.New(t, harness.Options{Dir: d.Dir})
+	if err := d2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d2.Docker("rm", "-f", "hcr") })
+	if got := inspectField(t, d2, "{{.State.Health.Status}}", "hcr"); got != "healthy" {
+		t.Fatalf("health after the restart: %s", got)
+	}
+	d2.Docker("exec", "hcr", "rm", "/tmp/ok")
+	wait(d2, "unhealthy")
 }
