@@ -356,3 +356,14 @@ func TestImageLoadKilled(t *testing.T) {
 		t.Fatalf("big:1 = %s, want %s", got, id)
 	}
 }
+
+// TestSearchNotSupported: search answers clearly that it is not supported,
+// to the docker CLI and to ours.
+func TestSearchNotSupported(t *testing.T) {
+	d := harness.Start(t, harness.Options{})
+	for _, r := range []harness.Result{d.Docker("search", "busybox"), d.Berth("search", "busybox")} {
+		if r.ExitCode != 1 || !strings.Contains(r.Stderr, "search is not supported by this registry") {
+			t.Fatalf("search: %s", r)
+		}
+	}
+}

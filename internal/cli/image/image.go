@@ -24,6 +24,7 @@ func AddCommands(root *cobra.Command, c *cli.CLI) {
 		NewHistoryCommand(c),
 		NewBuildCommand(c),
 		NewBuilderCommand(c),
+		NewSearchCommand(c),
 		newImageCommand(c),
 	)
 }
