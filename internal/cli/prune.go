@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/image"
 )
 
 // Confirm prints warning and docker's y/N question, and reads the answer;
@@ -32,6 +33,21 @@ func PrintDeleted(out io.Writer, title string, items []string) {
 		fmt.Fprintln(out, it)
 	}
 	fmt.Fprintln(out)
+}
+
+// ImageDeletions words an image prune's deletions as docker prints them
+// ("untagged: …", "deleted: sha256:…"), for PrintDeleted.
+func ImageDeletions(items []image.DeleteResponse) []string {
+	var out []string
+	for _, d := range items {
+		if d.Untagged != "" {
+			out = append(out, "untagged: "+d.Untagged)
+		}
+		if d.Deleted != "" {
+			out = append(out, "deleted: "+d.Deleted)
+		}
+	}
+	return out
 }
 
 // PrintReclaimed prints docker's closing prune line.

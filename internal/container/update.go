@@ -36,16 +36,12 @@ func (s *Service) Update(ctx context.Context, ref string, uc container.UpdateCon
 
 	if c.State.Running() && c.State.Pid > 0 {
 		if client := s.shimFor(c); client != nil {
-			res := resourcesOf(hc.Resources)
-			if uc.PidsLimit != nil && *uc.PidsLimit <= 0 {
-				res.PidsLimit = -1 // lift the limit: "max"
-			}
-			lr, err := spec.LinuxResources(res)
+			lr, err := spec.LinuxResources(resourcesOf(hc.Resources))
 			if err != nil {
 				return nil, err
 			}
-			if uc.PidsLimit != nil && *uc.PidsLimit <= 0 && lr.Pids == nil {
-				lr.Pids = &specs.LinuxPids{Limit: ptr(int64(-1))}
+			if uc.PidsLimit != nil && *uc.PidsLimit <= 0 {
+				lr.Pids = &specs.LinuxPids{Limit: ptr(int64(-1))} // lift the limit: "max"
 			}
 			if err := client.Update(ctx, lr); err != nil {
 				return nil, fmt.Errorf("Cannot update container %s: %w", c.ID, err)

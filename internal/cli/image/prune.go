@@ -60,18 +60,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Report.ImagesDeleted) > 0 {
-		fmt.Fprintln(c.Out, "Deleted Images:")
-		for _, d := range res.Report.ImagesDeleted {
-			if d.Untagged != "" {
-				fmt.Fprintf(c.Out, "untagged: %s\n", d.Untagged)
-			}
-			if d.Deleted != "" {
-				fmt.Fprintf(c.Out, "deleted: %s\n", d.Deleted)
-			}
-		}
-		fmt.Fprintln(c.Out)
-	}
+	cli.PrintDeleted(c.Out, "Deleted Images:", cli.ImageDeletions(res.Report.ImagesDeleted))
 	cli.PrintReclaimed(c.Out, res.Report.SpaceReclaimed)
 	return nil
 }

@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -46,12 +45,6 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Report.NetworksDeleted) > 0 {
-		fmt.Fprintln(c.Out, "Deleted Networks:")
-		for _, n := range res.Report.NetworksDeleted {
-			fmt.Fprintln(c.Out, n)
-		}
-		fmt.Fprintln(c.Out)
-	}
+	cli.PrintDeleted(c.Out, "Deleted Networks:", res.Report.NetworksDeleted)
 	return nil
 }

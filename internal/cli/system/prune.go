@@ -105,16 +105,7 @@ func RunPrune(ctx context.Context, c *cli.CLI, opts PruneOptions) error {
 	if err != nil {
 		return err
 	}
-	var deleted []string
-	for _, d := range ires.Report.ImagesDeleted {
-		if d.Untagged != "" {
-			deleted = append(deleted, "untagged: "+d.Untagged)
-		}
-		if d.Deleted != "" {
-			deleted = append(deleted, "deleted: "+d.Deleted)
-		}
-	}
-	cli.PrintDeleted(c.Out, "Deleted Images:", deleted)
+	cli.PrintDeleted(c.Out, "Deleted Images:", cli.ImageDeletions(ires.Report.ImagesDeleted))
 	total += ires.Report.SpaceReclaimed
 
 	bres, err := cl.BuildCachePrune(ctx, client.BuildCachePruneOptions{All: opts.All, Filters: f.Clone()})
