@@ -47,6 +47,9 @@ type Attachment struct {
 	waiter *attachWaiter // or the hand-off at the next start
 	// TTY says whether the container has a terminal (raw stream).
 	TTY bool
+	// stdin is whether the client's input goes to the process; closeStdin
+	// whether its end closes the process's stdin (StdinOnce).
+	stdin, closeStdin bool
 }
 
 // PrepareAttach validates an attach request and registers it, before the
@@ -66,7 +69,10 @@ func (s *Service) PrepareAttach(ref string, opts AttachOptions) (*Attachment, er
 	if c.State.Status == "paused" && opts.Stream {
 		return nil, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
 	}
-	a := &Attachment{c: c, opts: opts, keys: keys, TTY: c.Config.Tty}
+	// Everything Attach needs of the container is read now: a start that
+	// hands this attach its shim holds c.mu until the attach has connected.
+	a := &Attachment{c: c, opts: opts, keys: keys, TTY: c.Config.Tty,
+		stdin: opts.Stdin && c.Config.OpenStdin, closeStdin: c.Config.StdinOnce}
 	if opts.Stream {
 		if c.State.Running() {
 			a.client = s.shimFor(c)
@@ -100,27 +106,22 @@ func (s *Service) Cancel(a *Attachment) {
 // container has a TTY, exactly as the shim delivers it.
 func (s *Service) Attach(ctx context.Context, a *Attachment, conn AttachConn, frame func(stream byte, p []byte) []byte) error {
 	c, opts := a.c, a.opts
-	if opts.Logs {
-		_, run, err := s.Logs(c.ID, LogsOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1})
-		if err == nil {
-			_ = run(ctx, func(m LogMessage) error {
-				stream := byte(shim.Stdout)
-				if m.Stream == "stderr" {
-					stream = shim.Stderr
-				}
-				_, err := conn.Write(frame(stream, m.Line))
-				return err
-			})
-		}
+	if opts.Logs && (opts.Stdout || opts.Stderr) {
+		// Not through Logs, which takes c.mu (see PrepareAttach).
+		lopts := LogsOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}
+		_ = s.followLog(ctx, c, s.logPath(c.ID), lopts, func(m LogMessage) error {
+			stream := byte(shim.Stdout)
+			if m.Stream == "stderr" {
+				stream = shim.Stderr
+			}
+			_, err := conn.Write(frame(stream, m.Line))
+			return err
+		})
 	}
 	if !opts.Stream {
 		return nil
 	}
 
-	c.mu.Lock()
-	stdinOnce := c.Config.StdinOnce
-	openStdin := c.Config.OpenStdin
-	c.mu.Unlock()
 	client, waiter := a.client, a.waiter
 	if waiter != nil {
 		select {
@@ -132,8 +133,8 @@ func (s *Service) Attach(ctx context.Context, a *Attachment, conn AttachConn, fr
 	}
 	defer client.Close()
 	stream, err := client.Init().Attach(ctx, shim.AttachOptions{
-		Stdin: opts.Stdin && openStdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
-		CloseStdin: stdinOnce,
+		Stdin: a.stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		CloseStdin: a.closeStdin,
 	})
 	if waiter != nil {
 		close(waiter.attached)
@@ -142,7 +143,7 @@ func (s *Service) Attach(ctx context.Context, a *Attachment, conn AttachConn, fr
 		return fmt.Errorf("attach: %w", err)
 	}
 	s.event(c, "attach", nil)
-	return pump(ctx, conn, stream, opts.Stdin && openStdin, a.keys)
+	return pump(ctx, conn, stream, a.stdin, a.keys)
 }
 
 func (s *Service) dropWaiter(c *Container, w *attachWaiter) {
