@@ -111,13 +111,14 @@ func TestDockerCommit(t *testing.T) {
 // consistent set of files.
 func TestDockerCommitRunning(t *testing.T) {
 	d := startWithBusybox(t)
-	// Each round writes a numbered file and then the marker naming it, so a
-	// consistent snapshot has the marker's file complete.
-	script := `i=0; while true; do i=$((i+1)); head -c 65536 /dev/zero > /w/f$i; echo $i > /w/last; done`
+	// Each round writes a numbered file and then renames into place the
+	// marker naming it, so a consistent snapshot has the marker's file
+	// complete. (A marker written with ">" could be caught truncated.)
+	script := `i=0; while true; do i=$((i+1)); head -c 65536 /dev/zero > /w/f$i; echo $i > /w/next; mv /w/next /w/last; done`
 	if r := d.Docker("run", "-d", "--name", "busy", img, "sh", "-c", "mkdir /w; "+script); r.ExitCode != 0 {
 		t.Fatalf("run: %s", r)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, func() bool { return d.Docker("exec", "busy", "test", "-s", "/w/last").ExitCode == 0 })
 	r := d.Docker("commit", "busy", "busy:snap")
 	if r.ExitCode != 0 {
 		t.Fatalf("commit: %s", r)
