@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,6 +257,7 @@ func (s *server) start(p *process) error {
 		if err := s.container.Exec(); err != nil {
 			return fmt.Errorf("starting container: %w", err)
 		}
+		waitExecve(p.pid)
 		return nil
 	}
 	if st := s.status(); st != shim.StatusRunning {
@@ -368,4 +370,28 @@ func (s *server) status() string {
 		}
 	}
 	return st
+}
+
+// initComm is the name libcontainer's init runs under until it execs the
+// container's process.
+const initComm = "runc:[2:INIT]"
+
+// waitExecve returns once init has exec'd the container's command (or is
+// gone). Until then a signal reaches libcontainer's Go init rather than
+// the command: as PID 1 of its namespace it ignores SIGTERM's default
+// action and exits 2, so a stop right after start would report 2, not
+// 137 or the command's own answer. The window is usually well under a
+// millisecond; it is bounded at one second.
+func waitExecve(pid int) {
+	if pid <= 0 {
+		return
+	}
+	path := fmt.Sprintf("/proc/%d/comm", pid)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		b, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(b)) != initComm {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
