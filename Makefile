@@ -21,10 +21,11 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o $(BINDIR)/berth ./cmd/berth
 	go build -tags "$(SHIM_TAGS)" -ldflags "$(LDFLAGS)" -o $(BINDIR)/berth-shim ./cmd/berth-shim
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BINDIR)/berth-init ./cmd/berth-init
+	CGO_ENABLED=0 go build -ldflags "-s -w" -o $(BINDIR)/berth-entry ./cmd/berth-entry
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINDIR)/berthd $(BINDIR)/berth $(BINDIR)/berth-shim $(BINDIR)/berth-init $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BINDIR)/berthd $(BINDIR)/berth $(BINDIR)/berth-shim $(BINDIR)/berth-init $(BINDIR)/berth-entry $(DESTDIR)$(PREFIX)/bin/
 
 deps:
 	./scripts/deps.sh

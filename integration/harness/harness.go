@@ -54,7 +54,7 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, b := range []struct{ name, tags string }{{"berthd", ""}, {"berth", ""}, {"berth-shim", "seccomp"}, {"berth-init", ""}} {
+		for _, b := range []struct{ name, tags string }{{"berthd", ""}, {"berth", ""}, {"berth-shim", "seccomp"}, {"berth-init", ""}, {"berth-entry", ""}} {
 			args := []string{"build", "-o", filepath.Join(binDir, b.name)}
 			if b.tags != "" {
 				args = append(args, "-tags", b.tags)
@@ -62,7 +62,7 @@ func Binaries(t testing.TB) string {
 			args = append(args, "./cmd/"+b.name)
 			cmd := exec.Command("go", args...)
 			cmd.Dir = RepoRoot()
-			if b.name == "berth-init" {
+			if b.name == "berth-init" || b.name == "berth-entry" {
 				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			}
 			if out, err := cmd.CombinedOutput(); err != nil {

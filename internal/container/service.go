@@ -32,9 +32,12 @@ type Images interface {
 
 // Config wires the service.
 type Config struct {
-	DataRoot     string // containers/<id>/ holds logs and generated /etc files
-	ExecRoot     string // containers/<id>/ holds the shim socket, bundle, rootfs mount
-	ShimBinary   string
+	DataRoot   string // containers/<id>/ holds logs and generated /etc files
+	ExecRoot   string // containers/<id>/ holds the shim socket, bundle, rootfs mount
+	ShimBinary string
+	// EntryBinary is berth-entry, which starts processes with a precompiled
+	// seccomp filter; without it libcontainer compiles the profile each time.
+	EntryBinary  string
 	InitBinary   string // static berth-init for --init; "" if not installed
 	CgroupParent string
 	DB           *bolt.DB

@@ -117,6 +117,12 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	if err != nil {
 		return err
 	}
+	if s.cfg.EntryBinary != "" {
+		if sp.Annotations == nil {
+			sp.Annotations = map[string]string{}
+		}
+		sp.Annotations[shim.EntryAnnotation] = s.cfg.EntryBinary
+	}
 	// The CLI sends its terminal's size with the create request: the pty
 	// starts at that size, so the first command already sees it.
 	if cs := c.HostConfig.ConsoleSize; c.Config.Tty && cs[0] > 0 && cs[1] > 0 {

@@ -35,6 +35,11 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	entryBin, err := findBinary("berth-entry")
+	if err != nil {
+		d.log.Warn("seccomp profiles will be compiled on every start", "err", err)
+		entryBin = ""
+	}
 	initBin, err := findBinary("berth-init")
 	if err != nil {
 		d.log.Warn("--init will be refused", "err", err)
@@ -45,6 +50,7 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 		ExecRoot:     d.cfg.ExecRoot,
 		ShimBinary:   shimBin,
 		InitBinary:   initBin,
+		EntryBinary:  entryBin,
 		CgroupParent: cgroupParent(d.cfg.CgroupParent, d.log),
 		DB:           d.db,
 		Snapshotter:  d.snapshotter,

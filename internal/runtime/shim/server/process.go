@@ -32,6 +32,9 @@ type process struct {
 	readEnds    []*os.File
 	consoleSock *os.File
 	consoleCh   chan consoleResult
+	// entryStatus is the read end of berth-entry's status pipe, when the
+	// process starts through it.
+	entryStatus *os.File
 	pumps       sync.WaitGroup
 
 	withStdin bool

@@ -88,6 +88,14 @@ func (r *reaper) start(fn func() (int, error), onExit func(unix.WaitStatus)) err
 	return nil
 }
 
+// exclusive runs fn with reaping held off, for a child the shim waits for
+// itself.
+func (r *reaper) exclusive(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn()
+}
+
 // exitCode is the status as a shell reports it: 128+N when killed by signal N.
 func exitCode(ws unix.WaitStatus) int {
 	if ws.Signaled() {

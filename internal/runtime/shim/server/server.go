@@ -62,6 +62,9 @@ type server struct {
 	deleted  chan struct{}
 	once     sync.Once
 	oom      atomic.Bool
+	// preload, when set, starts every process through berth-entry with a
+	// precompiled seccomp program (see shim.EntryAnnotation).
+	preload *preload
 }
 
 // Run creates the container and serves until it is deleted.
@@ -142,6 +145,15 @@ func (s *server) create() error {
 	// If the shim dies (kill -9), its container dies with it rather than
 	// run on with nobody to reap it, log it or report its exit.
 	config.ParentDeathSignal = int(unix.SIGKILL)
+	if entry := sp.Annotations[shim.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) {
+		pl, err := newPreload(config.Seccomp, filepath.Join(s.cfg.StateDir, ".seccomp"), entry, s.reaper)
+		if err != nil {
+			slog.Warn("no precompiled seccomp filter; libcontainer compiles it", "err", err)
+		} else {
+			s.preload = pl
+			config.Seccomp = nil
+		}
+	}
 	c, err := libcontainer.Create(s.cfg.StateDir, s.cfg.ID, config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
@@ -154,6 +166,11 @@ func (s *server) create() error {
 	}
 	p, err := newProcess("", sp.Process, s.cfg.Stdin, log)
 	if err != nil {
+		_ = c.Destroy()
+		return err
+	}
+	if err := s.preload.wrap(p, config.Capabilities); err != nil {
+		p.closeAll()
 		_ = c.Destroy()
 		return err
 	}
@@ -257,6 +274,12 @@ func (s *server) start(p *process) error {
 		if err := s.container.Exec(); err != nil {
 			return fmt.Errorf("starting container: %w", err)
 		}
+		if p.entryStatus != nil {
+			if err := p.waitEntry(); err != nil {
+				return fmt.Errorf("starting container init: unable to start container process: error during container init: %w", err)
+			}
+			return nil
+		}
 		waitExecve(p.pid)
 		return nil
 	}
@@ -278,6 +301,17 @@ func (s *server) start(p *process) error {
 	}, p.exited)
 	if err == nil {
 		err = p.started()
+	}
+	if err == nil && p.entryStatus != nil {
+		if err := p.waitEntry(); err != nil {
+			// berth-entry has exited; report the failure as libcontainer's
+			// own would be.
+			<-p.done
+			p.mu.Lock()
+			p.exitCode = 126
+			p.mu.Unlock()
+			return fmt.Errorf("starting exec: unable to start container process: %w", err)
+		}
 	}
 	if err != nil {
 		p.closeAll()
@@ -318,6 +352,10 @@ func (s *server) newExec(req shim.ExecRequest) (string, error) {
 	p, err := newProcess(id, &req.Process, req.Stdin, nil)
 	if err != nil {
 		return "", errdefs.InvalidParameter(err)
+	}
+	if err := s.preload.wrap(p, s.container.Config().Capabilities); err != nil {
+		p.closeAll()
+		return "", err
 	}
 	// Health checks exec every few seconds for the container's life; an
 	// exec is kept only long enough for the daemon to collect its exit.

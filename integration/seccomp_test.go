@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSeccompPreloaded checks the shim's precompiled seccomp path: the
+// program berth-entry loads is the one compiled into the cache (which
+// libcontainer itself compiled), every process of the container runs under
+// it, and berth-entry leaves the capability sets, no_new_privs and the open
+// files exactly as libcontainer would have.
+func TestSeccompPreloaded(t *testing.T) {
+	d := startWithBusybox(t)
+	if r := d.Docker("run", "-d", "--name", "sc", img, "sleep", "1000"); r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", "sc").Stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, _ := filepath.Glob(filepath.Join(d.ExecRoot, "runtime", ".seccomp", "*.bpf"))
+	if len(cached) != 1 {
+		t.Fatalf("want one compiled profile in the cache, found %v", cached)
+	}
+	want, err := os.ReadFile(cached[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seccompFilter(t, pid); !bytes.Equal(got, want) {
+		t.Errorf("init's filter (%d bytes) is not the compiled program (%d bytes)", len(got), len(want))
+	}
+
+	// Docker's default sets, as libcontainer leaves them.
+	status := `grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status | tr -s "\t" " "; ls /proc/self/fd | tr "\n" " "`
+	root := "CapInh: 0000000000000000\nCapPrm: 00000000a80425fb\nCapEff: 00000000a80425fb\nCapBnd: 00000000a80425fb\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\nSeccomp_filters: 1\n0 1 2 3"
+	user := "CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 00000000a80425fb\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\nSeccomp_filters: 1\n0 1 2 3"
+	nnp := "CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000003000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\nSeccomp_filters: 1\n0 1 2 3"
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"run as root", []string{"run", "--rm", img, "sh", "-c", status}, root},
+		{"run as a user", []string{"run", "--rm", "-u", "1000:1000", img, "sh", "-c", status}, user},
+		{"run with no-new-privileges", []string{"run", "--rm", "-u", "1000", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
+			"--security-opt", "no-new-privileges", img, "sh", "-c", status}, nnp},
+		{"exec as root", []string{"exec", "sc", "sh", "-c", status}, root},
+		{"exec as a user", []string{"exec", "-u", "1000", "sc", "sh", "-c", status}, user},
+		{"exec with a tty", []string{"exec", "-t", "sc", "sh", "-c", status}, root},
+	} {
+		r := d.Docker(c.args...)
+		got := strings.TrimSpace(strings.ReplaceAll(r.Stdout, "\r", ""))
+		if r.ExitCode != 0 || got != c.want {
+			t.Errorf("%s: exit %d\n%s\nwant\n%s", c.name, r.ExitCode, got, c.want)
+		}
+	}
+	// The default profile is enforced: it blocks unshare, which no
+	// capability is needed for.
+	if r := d.Docker("exec", "sc", "unshare", "-U", "true"); r.ExitCode == 0 {
+		t.Errorf("unshare allowed in an exec under the default profile: %s", r)
+	}
+	if r := d.Docker("exec", "-u", "1000", "sc", "unshare", "-U", "true"); r.ExitCode == 0 {
+		t.Errorf("unshare allowed in a user's exec under the default profile: %s", r)
+	}
+	// Still one compiled profile: every process used it.
+	if again, _ := filepath.Glob(filepath.Join(d.ExecRoot, "runtime", ".seccomp", "*.bpf")); len(again) != 1 {
+		t.Errorf("the cache holds %v", again)
+	}
+	// A profile with CAP_SYS_ADMIN differs (it allows mount and unshare);
+	// it is compiled once more and used.
+	if r := d.Docker("run", "--rm", "--cap-add", "SYS_ADMIN", img, "unshare", "-U", "true"); r.ExitCode != 0 {
+		t.Errorf("unshare with CAP_SYS_ADMIN: %s", r)
+	}
+	if again, _ := filepath.Glob(filepath.Join(d.ExecRoot, "runtime", ".seccomp", "*.bpf")); len(again) != 2 {
+		t.Errorf("after a second profile the cache holds %v", again)
+	}
+}
+
+// seccompFilter reads the newest seccomp filter of process pid.
+func seccompFilter(t *testing.T, pid int) []byte {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.PtraceSeize(pid); err != nil {
+		t.Fatalf("ptrace seize: %v", err)
+	}
+	defer unix.PtraceDetach(pid)
+	if err := unix.PtraceInterrupt(pid); err != nil {
+		t.Fatalf("ptrace interrupt: %v", err)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	get := func(buf []unix.SockFilter) int {
+		var p unsafe.Pointer
+		if len(buf) > 0 {
+			p = unsafe.Pointer(&buf[0])
+		}
+		n, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(pid), 0, uintptr(p), 0, 0)
+		if errno != 0 {
+			t.Fatalf("PTRACE_SECCOMP_GET_FILTER: %v", errno)
+		}
+		return int(n)
+	}
+	buf := make([]unix.SockFilter, get(nil))
+	get(buf)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), 8*len(buf))
+}
