@@ -356,6 +356,16 @@ func TestNothingLeaksAfterRm(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(d.DataRoot, "containers", id)); !os.IsNotExist(err) {
 		t.Fatalf("container dir left: %v", err)
 	}
+	// The container's directories are removed in the background.
+	var left []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		left, _ = filepath.Glob(filepath.Join(d.DataRoot, "containers", ".trash-*"))
+		more, _ := filepath.Glob(filepath.Join(d.ExecRoot, "c", ".trash-*"))
+		if left = append(left, more...); len(left) == 0 {
+			return
+		}
+	}
+	t.Fatalf("not removed: %v", left)
 }
 
 func TestInitReapsAndForwards(t *testing.T) {

@@ -87,9 +87,9 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	if err := s.releaseMounts(ctx, c, opts.RemoveVolumes); err != nil {
 		s.log.Warn("releasing volumes", "container", c.ID, "err", err)
 	}
-	_ = os.RemoveAll(s.runDir(c.ID))
+	_ = discard(s.runDir(c.ID))
 	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
-	if err := os.RemoveAll(s.containerDir(c.ID)); err != nil {
+	if err := discard(s.containerDir(c.ID)); err != nil {
 		return err
 	}
 	if err := s.store.delete(c); err != nil {
@@ -137,4 +137,33 @@ func (s *Service) sizeRw(ctx context.Context, c *Container) int64 {
 		return 0
 	}
 	return u.Size
+}
+
+// trashPrefix marks a directory being removed in the background.
+const trashPrefix = ".trash-"
+
+// discard removes dir without making the caller wait for its files (a
+// container's log can be large): it is renamed out of the way, beside
+// itself, and removed in the background. A daemon that stops meanwhile
+// finishes the job when it starts again (sweepTrash).
+func discard(dir string) error {
+	trash := filepath.Join(filepath.Dir(dir), trashPrefix+filepath.Base(dir))
+	if err := os.Rename(dir, trash); err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return os.RemoveAll(dir)
+	}
+	go os.RemoveAll(trash)
+	return nil
+}
+
+// sweepTrash removes what discard left in dirs when the daemon stopped.
+func sweepTrash(dirs ...string) {
+	for _, d := range dirs {
+		matches, _ := filepath.Glob(filepath.Join(d, trashPrefix+"*"))
+		for _, m := range matches {
+			_ = os.RemoveAll(m)
+		}
+	}
 }

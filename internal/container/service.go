@@ -79,6 +79,7 @@ func New(cfg Config) (*Service, error) {
 			return nil, err
 		}
 	}
+	go sweepTrash(filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "c"))
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel}, nil
 }

@@ -205,7 +205,10 @@ func (s *server) create() error {
 }
 
 // initExited persists the exit so a daemon restarted after the shim is gone
-// still learns it.
+// still learns it. The file is renamed into place but not synced: it has to
+// outlive the daemon, not the machine (the exec root is a tmpfs, and after a
+// reboot no container is running anyway), and a sync would cost every exit
+// milliseconds on a disk.
 func (s *server) initExited(e *shim.Exit) {
 	e.OOMKilled = s.oom.Load()
 	if err := writeFileAtomic(filepath.Join(filepath.Dir(s.cfg.Socket), shim.ExitFileName), e); err != nil {
@@ -227,21 +230,10 @@ func writeFileAtomic(path string, v any) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 func (s *server) process(id string) (*process, error) {
