@@ -129,6 +129,11 @@ func overlayChanges(upper string, lowers []string) ([]container.FilesystemChange
 		}
 	}
 	err := filepath.WalkDir(upper, func(full string, d fs.DirEntry, err error) error {
+		// A running container (commit --pause=false) may remove what
+		// the walk has just listed: gone is no change.
+		if errors.Is(err, fs.ErrNotExist) && full != upper {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -137,6 +142,9 @@ func overlayChanges(upper string, lowers []string) ([]container.FilesystemChange
 		}
 		p := "/" + filepath.ToSlash(strings.TrimPrefix(full, upper+"/"))
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}

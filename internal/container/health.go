@@ -194,6 +194,14 @@ func (s *Service) probe(ctx context.Context, c *Container, hc container.HealthCo
 	}
 	defer stream.Close()
 	if err := p.Start(pctx); err != nil {
+		if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			// The timeout covers the whole probe, its start included (as
+			// in dockerd); the probe may be running by now.
+			kctx, kcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = p.Signal(kctx, syscall.SIGKILL)
+			kcancel()
+			return finish(-1, fmt.Sprintf("Health check exceeded timeout (%v)", timeout))
+		}
 		return finish(startErrorExitCode(err), startError(err).Error())
 	}
 	out := make(chan []byte, 1)
