@@ -91,6 +91,21 @@ func TestSeccompPreloaded(t *testing.T) {
 	if after := compiled(); len(after) != len(before)+1 {
 		t.Errorf("after a new profile the cache holds %v (before: %v)", after, before)
 	}
+
+	// A profile of one's own (here with the LOG flag, which berth-entry
+	// passes to seccomp(2)) is compiled and enforced the same way.
+	profile := filepath.Join(t.TempDir(), "nomkdir.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := d.Docker("run", "--rm", "--security-opt", "seccomp="+profile, img, "sh", "-c", "mkdir /x; echo $?; grep Seccomp: /proc/self/status")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "1\n") || !strings.Contains(r.Stdout, "Seccomp:\t2") || !strings.Contains(r.Stderr+r.Stdout, "Operation not permitted") {
+		t.Errorf("custom profile: %s", r)
+	}
+	if after := compiled(); len(after) != len(before)+2 {
+		t.Errorf("after a custom profile the cache holds %v (before: %v)", after, before)
+	}
 }
 
 // seccompFilter reads the newest seccomp filter of process pid.
