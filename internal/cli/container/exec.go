@@ -62,14 +62,16 @@ func RunExec(ctx context.Context, c *cli.CLI, opts ExecOptions) error {
 	if err != nil {
 		return err
 	}
-	// "No such container" before anything else, as docker reports it; a
-	// stopped container is the daemon's to refuse at exec create.
-	if _, err := cl.ContainerInspect(ctx, opts.Container, client.ContainerInspectOptions{}); err != nil {
-		return err
-	}
+	// "No such container" comes before anything else, as docker reports
+	// it. Exec create answers it with the same words (and refuses a stopped
+	// container), so the container is looked up first only when the
+	// terminal check fails, which must not create an exec.
 	attachStdin := opts.Interactive && !opts.Detach
 	if !opts.Detach {
 		if err := checkTTY(c, attachStdin, opts.TTY); err != nil {
+			if _, ierr := cl.ContainerInspect(ctx, opts.Container, client.ContainerInspectOptions{}); ierr != nil {
+				return ierr
+			}
 			return err
 		}
 	}
