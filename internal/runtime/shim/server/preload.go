@@ -331,6 +331,14 @@ func (pl *preload) wrap(p *process, containerCaps *configs.Capabilities) error {
 	if len(lp.ExtraFiles) > 0 {
 		return errors.New("a process with extra files cannot start through berth-entry")
 	}
+	// An AppArmor profile or SELinux label applies at libcontainer's
+	// execve, which would be berth-entry's, not the command's. The
+	// container's filter is berth-entry's to load, so such a process fails
+	// rather than run without it (create keeps such containers on
+	// libcontainer's path).
+	if lp.AppArmorProfile != "" || lp.Label != "" {
+		return errors.New("a process with an AppArmor profile or SELinux label cannot start through berth-entry")
+	}
 	caps := lp.Capabilities
 	if caps == nil {
 		caps = containerCaps

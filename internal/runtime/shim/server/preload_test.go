@@ -76,3 +76,23 @@ func TestWrapLendsOnlyWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapRefusesLabels checks that a process whose AppArmor profile or
+// SELinux label would apply to berth-entry instead of the command is
+// refused, never started without the container's filter.
+func TestWrapRefusesLabels(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pl := &preload{prog: f, entry: f}
+	for _, lp := range []*libcontainer.Process{
+		{Args: []string{"true"}, AppArmorProfile: "docker-default"},
+		{Args: []string{"true"}, Label: "system_u:system_r:container_t:s0"},
+	} {
+		if err := pl.wrap(&process{lp: lp}, nil); err == nil {
+			t.Errorf("wrap accepted %+v", lp)
+		}
+	}
+}

@@ -145,7 +145,8 @@ func (s *server) create() error {
 	// If the shim dies (kill -9), its container dies with it rather than
 	// run on with nobody to reap it, log it or report its exit.
 	config.ParentDeathSignal = int(unix.SIGKILL)
-	if entry := sp.Annotations[shim.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) {
+	if entry := sp.Annotations[shim.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) &&
+		sp.Process.ApparmorProfile == "" && sp.Process.SelinuxLabel == "" {
 		pl, err := newPreload(config.Seccomp, filepath.Join(s.cfg.StateDir, ".seccomp"), entry, s.reaper)
 		if err != nil {
 			slog.Warn("no precompiled seccomp filter; libcontainer compiles it", "err", err)
