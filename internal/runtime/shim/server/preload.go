@@ -25,7 +25,10 @@ import (
 // lentCaps are what berth-entry needs to load a filter without
 // no_new_privs (CAP_SYS_ADMIN) and to give them back (CAP_SETPCAP lowers the
 // bounding set).
-var lentCaps = []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}
+var lentCaps = []struct {
+	name string
+	num  int
+}{{"CAP_SYS_ADMIN", unix.CAP_SYS_ADMIN}, {"CAP_SETPCAP", unix.CAP_SETPCAP}}
 
 // preload holds what every process of the container needs to start through
 // berth-entry.
@@ -84,13 +87,6 @@ func newPreload(cfg *configs.Seccomp, cacheDir, entryPath string, r *reaper) (*p
 		flags |= filterFlags[f]
 	}
 	return &preload{flags: flags, prog: pf, entry: entry}, nil
-}
-
-func (pl *preload) close() {
-	if pl != nil {
-		pl.prog.Close()
-		pl.entry.Close()
-	}
 }
 
 // cacheKey names a compiled profile: the profile, and what compiles it.
@@ -360,10 +356,10 @@ func (pl *preload) wrap(p *process, containerCaps *configs.Capabilities) error {
 			sets = sets[:3]
 		}
 		for i, set := range sets {
-			for _, name := range lentCaps {
-				if !slices.Contains(*set, name) {
-					*set = append(*set, name)
-					masks[i] |= 1 << capNumber(name)
+			for _, lc := range lentCaps {
+				if !slices.Contains(*set, lc.name) {
+					*set = append(*set, lc.name)
+					masks[i] |= 1 << lc.num
 				}
 			}
 		}
@@ -384,16 +380,6 @@ func (pl *preload) wrap(p *process, containerCaps *configs.Capabilities) error {
 	p.childEnds = append(p.childEnds, w)
 	p.entryStatus = r
 	return nil
-}
-
-func capNumber(name string) int {
-	switch name {
-	case "CAP_SYS_ADMIN":
-		return unix.CAP_SYS_ADMIN
-	case "CAP_SETPCAP":
-		return unix.CAP_SETPCAP
-	}
-	panic("unknown lent capability " + name)
 }
 
 // waitEntry returns once berth-entry has executed the command (its status
