@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/cgroupwarm"
 )
 
 // CreateOptions is a create request.
@@ -36,6 +37,9 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 	if hc == nil {
 		hc = &container.HostConfig{}
 	}
+	// A start usually follows (docker run): let the kernel's wait for the
+	// first cgroup migration run while we get there.
+	cgroupwarm.Warm()
 	name := strings.TrimPrefix(opts.Name, "/")
 	if name != "" {
 		if err := checkName(name); err != nil {

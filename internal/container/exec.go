@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/cgroupwarm"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/runtime/spec"
 )
@@ -57,6 +58,8 @@ func (s *Service) ExecCreate(_ context.Context, ref string, opts ExecCreateOptio
 	if _, err := ParseDetachKeys(opts.DetachKeys); err != nil {
 		return "", err
 	}
+	// The exec's start moves a process into the container's cgroups.
+	cgroupwarm.Warm()
 	c.mu.Lock()
 	status := c.State.Status
 	c.mu.Unlock()

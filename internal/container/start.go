@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/cgroupwarm"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/runtime/spec"
 	"github.com/berth-engine/berth/internal/snapshot"
@@ -55,6 +56,10 @@ func (s *Service) Start(ctx context.Context, ref string) error {
 // startLocked runs the container: mount its filesystem, write its /etc
 // files and OCI spec, launch its shim, start init, and watch it.
 func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) {
+	// libcontainer will move init into the container's cgroups; begin the
+	// kernel's wait for that now, while the rootfs is mounted and the shim
+	// boots.
+	cgroupwarm.Warm()
 	// Wait for copies that have the stopped filesystem mounted; new ones
 	// need c.mu, which the caller holds.
 	c.fsBusy.Lock()

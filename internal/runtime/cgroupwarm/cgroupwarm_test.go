@@ -1,0 +1,122 @@
+package cgroupwarm
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const hybridMounts = `25 24 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+26 25 0:24 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw
+28 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct
+29 25 0:27 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,memory
+30 25 0:28 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,pids
+31 25 0:29 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,xattr,name=systemd
+40 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw`
+
+func mountsOf(t *testing.T, text string) []mount {
+	t.Helper()
+	var out []mount
+	for _, l := range strings.Split(text, "\n") {
+		if m, ok := parseMountLine(l); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name, own, mounts, want string
+	}{
+		{
+			name:   "v1 hybrid prefers pids",
+			own:    "12:name=systemd:/system.slice/berthd.service\n4:memory:/limited\n3:cpu,cpuacct:/\n2:pids:/system.slice/berthd.service\n0::/system.slice/berthd.service\n",
+			mounts: hybridMounts,
+			want:   "/sys/fs/cgroup/pids/system.slice/berthd.service/tasks",
+		},
+		{
+			name:   "v1 without pids takes the first hierarchy mounted",
+			own:    "4:memory:/limited\n3:cpu,cpuacct:/x\n",
+			mounts: hybridMounts,
+			want:   "/sys/fs/cgroup/memory/limited/tasks",
+		},
+		{
+			name:   "v1 co-mounted controllers need the mount with both",
+			own:    "3:cpu,cpuacct:/x\n",
+			mounts: hybridMounts,
+			want:   "/sys/fs/cgroup/cpu,cpuacct/x/tasks",
+		},
+		{
+			name:   "v2 only",
+			own:    "0::/system.slice/berthd.service\n",
+			mounts: "30 25 0:28 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate",
+			want:   "/sys/fs/cgroup/system.slice/berthd.service/cgroup.threads",
+		},
+		{
+			name:   "v2 mounted from a sub-tree (bind or cgroup namespace)",
+			own:    "0::/outer/berthd\n",
+			mounts: "30 25 0:28 /outer /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+			want:   "/sys/fs/cgroup/berthd/cgroup.threads",
+		},
+		{
+			name:   "a mount of another sub-tree does not show our cgroup",
+			own:    "0::/elsewhere\n",
+			mounts: "30 25 0:28 /outer /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+		},
+		{
+			name:   "a sibling with a common prefix is not inside",
+			own:    "0::/outer2/x\n",
+			mounts: "30 25 0:28 /outer /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+		},
+		{
+			name:   "escaped mount point",
+			own:    "0::/a\n",
+			mounts: `30 25 0:28 / /mnt/cg\040root rw - cgroup2 cgroup2 rw`,
+			want:   "/mnt/cg root/a/cgroup.threads",
+		},
+		{
+			name:   "no cgroup filesystem mounted",
+			own:    "0::/\n",
+			mounts: "40 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := target(tc.own, mountsOf(t, tc.mounts))
+			if tc.want == "" {
+				if ok {
+					t.Fatalf("target = %q, want none", got)
+				}
+				return
+			}
+			if !ok || got != tc.want {
+				t.Fatalf("target = %q, %v; want %q", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+// On a real cgroupfs the no-op migration succeeds and leaves the thread
+// where it was.
+func TestWarmSelfMovesNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write to cgroupfs")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := warmSelf(); err != nil {
+		t.Fatalf("warmSelf: %v", err)
+	}
+	after, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Fatalf("cgroups changed:\n%s\nto\n%s", before, after)
+	}
+}
