@@ -23,7 +23,16 @@ func (s *Service) applyFirewallLocked() error {
 			rs.Mappings = append(rs.Mappings, portmap.Mapping{Proto: m.Proto, HostIP: m.HostIP, HostPort: m.HostPort, ContainerIP: m.ContainerIP, ContainerPort: m.ContainerPort})
 		}
 	}
-	return portmap.Apply(s.table, rs)
+	rs.Sort()
+	if s.applied != nil && s.applied.Equal(rs) {
+		return nil
+	}
+	s.applied = nil
+	if err := portmap.Apply(s.table, rs); err != nil {
+		return err
+	}
+	s.applied = &rs
+	return nil
 }
 
 // teardownLocked removes the bridges that have nothing plugged in and
@@ -41,6 +50,7 @@ func (s *Service) teardownLocked() {
 		}
 	}
 	if s.cfg.Firewall {
+		s.applied = nil
 		if err := portmap.Delete(s.table); err != nil {
 			s.cfg.Log.Warn("remove nftables table", "table", s.table, "err", err)
 		}

@@ -357,8 +357,12 @@ func (s *Service) connectLocked(sb *Sandbox, att Attachment) (*Endpoint, error) 
 		}
 	}
 	pool := s.pools[n.ID]
+	s.reapDrainsLocked(false)
 	var ip netip.Addr
 	if att.IPv4.IsValid() {
+		if owner, ok := pool.Owner(att.IPv4); ok && owner == drainOwner {
+			s.reapDrainsLocked(true) // the same container restarting with --ip
+		}
 		if err := pool.Reserve(att.IPv4, sb.ContainerID); err != nil {
 			if errors.Is(err, ipam.ErrInUse) {
 				return nil, errdefs.Conflictf("Address already in use")
@@ -368,6 +372,10 @@ func (s *Service) connectLocked(sb *Sandbox, att Attachment) (*Endpoint, error) 
 		ip = att.IPv4
 	} else {
 		a, err := pool.Allocate(sb.ContainerID)
+		if errors.Is(err, ipam.ErrExhausted) && len(s.drains) > 0 {
+			s.reapDrainsLocked(true)
+			a, err = pool.Allocate(sb.ContainerID)
+		}
 		if err != nil {
 			return nil, errdefs.Unavailable(fmt.Errorf("network %s: %w", n.Name, err))
 		}
@@ -465,17 +473,68 @@ func (s *Service) detachLocked(sb *Sandbox) {
 }
 
 func (s *Service) releaseEndpointLocked(sb *Sandbox, networkID string, ep *Endpoint) {
-	if err := bridge.DeleteLink(ep.HostVeth); err != nil {
-		s.cfg.Log.Warn("remove veth", "veth", ep.HostVeth, "err", err)
-	}
-	if pool := s.pools[networkID]; pool != nil {
+	pool := s.pools[networkID]
+	d := &drain{networkID: networkID, done: make(chan struct{})}
+	if pool != nil {
 		if owner, ok := pool.Owner(ep.IP); ok && owner == sb.ContainerID {
+			// The address stays taken until the link is gone: a new
+			// endpoint with it (and its MAC) must not meet the old one on
+			// the bridge.
 			pool.Release(ep.IP)
+			_ = pool.Reserve(ep.IP, drainOwner)
+			d.ip = ep.IP
 		}
 	}
+	// Deleting a link waits in the kernel for an RCU grace period or two
+	// (about 10 ms each); the container has stopped and nothing waits on
+	// its host end, so that happens in the background.
+	if old := s.drains[ep.HostVeth]; old != nil {
+		<-old.done
+	}
+	s.drains[ep.HostVeth] = d
+	go func(name string) {
+		defer close(d.done)
+		if err := bridge.DeleteLink(name); err != nil {
+			s.cfg.Log.Warn("remove veth", "veth", name, "err", err)
+		}
+	}(ep.HostVeth)
 	delete(sb.Endpoints, networkID)
 	if n := s.networks[networkID]; n != nil {
 		s.event(n, "disconnect", map[string]string{"container": sb.ContainerID})
+	}
+}
+
+// drainOwner holds, in a pool, the address of an endpoint whose host veth
+// is still being deleted.
+const drainOwner = "(veth being removed)"
+
+// drain is a host veth being deleted in the background and the address its
+// container end had.
+type drain struct {
+	networkID string
+	ip        netip.Addr // invalid when the endpoint did not own one
+	done      chan struct{}
+}
+
+// reapDrainsLocked frees the addresses of deleted veths; with wait it
+// first waits for every deletion under way.
+func (s *Service) reapDrainsLocked(wait bool) {
+	for name, d := range s.drains {
+		if wait {
+			<-d.done
+		} else {
+			select {
+			case <-d.done:
+			default:
+				continue
+			}
+		}
+		if pool := s.pools[d.networkID]; pool != nil && d.ip.IsValid() {
+			if owner, ok := pool.Owner(d.ip); ok && owner == drainOwner {
+				pool.Release(d.ip)
+			}
+		}
+		delete(s.drains, name)
 	}
 }
 

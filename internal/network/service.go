@@ -107,6 +107,13 @@ type Service struct {
 	resolvers  map[string]*dns.Server
 	containers Containers
 	reserved   map[portKey]string // published host ports -> container ID
+	// applied is the rule set the table holds (nil: unknown, apply it).
+	// Replacing the table re-registers its hooks, which waits for an RCU
+	// grace period; a container start or stop that changes no rule (no
+	// published port) skips that.
+	applied *portmap.Ruleset
+	// drains are host veths being deleted in the background, by name.
+	drains map[string]*drain
 
 	dns atomic.Pointer[dnsView]
 }
@@ -138,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, table: cfg.Table,
 		networks: map[string]*Network{}, pools: map[string]*ipam.Pool{},
 		sandboxes: map[string]*Sandbox{}, resolvers: map[string]*dns.Server{},
+		drains:   map[string]*drain{},
 		reserved: map[portKey]string{},
 	}
 	if err := os.MkdirAll(s.netnsDir(), 0o700); err != nil {
@@ -252,6 +260,7 @@ func (s *Service) Close() {
 		r.Close()
 		delete(s.resolvers, id)
 	}
+	s.reapDrainsLocked(true)
 	for _, sb := range s.sandboxes {
 		if sb.Netns != "" {
 			return

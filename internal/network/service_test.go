@@ -224,6 +224,22 @@ func TestAttachDetachRestore(t *testing.T) {
 	if got := s.EtcInfo(cid(1)).Addrs; len(got) != 1 || got[0].String() != "10.97.0.4" {
 		t.Errorf("re-attach got %v, want 10.97.0.4", got)
 	}
+	// A restart with a static address waits for the old host veth to go
+	// (it is deleted in the background) and gets the address back.
+	var oldVeth string
+	for _, ep := range s.sandboxes[cid(2)].Endpoints {
+		oldVeth = ep.HostVeth
+	}
+	s.Detach(ctx, cid(2))
+	if _, err := s.Attach(ctx, cid(2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.EtcInfo(cid(2)).Addrs; len(got) != 1 || got[0].String() != "10.93.0.9" {
+		t.Errorf("static restart got %v, want 10.93.0.9", got)
+	}
+	if oldVeth == "" || bridge.Exists(oldVeth) {
+		t.Errorf("old host veth %q still there after the restart", oldVeth)
+	}
 	// A static address in use is refused, and the failed start leaves
 	// nothing behind.
 	register(t, s, cid(4), "four", "app", &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
@@ -242,7 +258,16 @@ func TestAttachDetachRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := s.cfg.DefaultBridgeIf
+	var veths []string
+	for name := range s.drains {
+		veths = append(veths, name)
+	}
 	closeService(s)
+	for _, v := range veths {
+		if bridge.Exists(v) {
+			t.Errorf("host veth %s outlived Close", v)
+		}
+	}
 	if bridge.Exists(br) || portmap.Exists(s.table) {
 		t.Error("an idle daemon's Close left its bridge or table")
 	}

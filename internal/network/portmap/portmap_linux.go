@@ -8,10 +8,12 @@
 package portmap
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -44,6 +46,21 @@ type Mapping struct {
 type Ruleset struct {
 	Networks []Network
 	Mappings []Mapping
+}
+
+// Sort puts the mappings in a fixed order, so that two rule sets built from
+// the same state compare Equal.
+func (rs *Ruleset) Sort() {
+	slices.SortFunc(rs.Mappings, func(a, b Mapping) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), a.HostIP.Compare(b.HostIP), cmp.Compare(a.HostPort, b.HostPort),
+			a.ContainerIP.Compare(b.ContainerIP), cmp.Compare(a.ContainerPort, b.ContainerPort))
+	})
+}
+
+// Equal reports whether rs and o describe the same rules (in the same
+// order: Sort both first).
+func (rs *Ruleset) Equal(o Ruleset) bool {
+	return slices.Equal(rs.Networks, o.Networks) && slices.Equal(rs.Mappings, o.Mappings)
 }
 
 // ipsDstNAT is IPS_DST_NAT from the kernel's conntrack status bits.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -63,5 +64,38 @@ func TestApply(t *testing.T) {
 	}
 	if err := Apply(table, Ruleset{Mappings: []Mapping{{Proto: "icmp", HostPort: 1, ContainerIP: a("10.0.0.2"), ContainerPort: 1}}}); err == nil {
 		t.Error("unknown protocol accepted")
+	}
+}
+
+func TestRulesetSortEqual(t *testing.T) {
+	ip := netip.MustParseAddr
+	a := Ruleset{
+		Networks: []Network{{Bridge: "b0", Subnet: netip.MustParsePrefix("172.30.0.0/16"), Masquerade: true}},
+		Mappings: []Mapping{
+			{Proto: "udp", HostPort: 53, ContainerIP: ip("172.30.0.2"), ContainerPort: 53},
+			{Proto: "tcp", HostIP: ip("127.0.0.1"), HostPort: 8080, ContainerIP: ip("172.30.0.3"), ContainerPort: 80},
+			{Proto: "tcp", HostPort: 8080, ContainerIP: ip("172.30.0.2"), ContainerPort: 80},
+		},
+	}
+	b := Ruleset{Networks: slices.Clone(a.Networks), Mappings: []Mapping{a.Mappings[2], a.Mappings[0], a.Mappings[1]}}
+	if a.Equal(b) {
+		t.Fatal("unsorted rule sets in different orders compare equal")
+	}
+	a.Sort()
+	b.Sort()
+	if !a.Equal(b) {
+		t.Fatalf("same rules, sorted, differ:\n%+v\n%+v", a, b)
+	}
+	if a.Mappings[0].Proto != "tcp" || a.Mappings[2].Proto != "udp" || a.Mappings[0].HostIP.IsValid() {
+		t.Fatalf("unexpected order: %+v", a.Mappings)
+	}
+	c := Ruleset{Networks: slices.Clone(a.Networks), Mappings: slices.Clone(a.Mappings)}
+	c.Mappings[1].ContainerPort = 81
+	if a.Equal(c) {
+		t.Fatal("a changed container port compares equal")
+	}
+	d := Ruleset{Networks: []Network{{Bridge: "b0", Subnet: a.Networks[0].Subnet, Masquerade: true, Internal: true}}, Mappings: a.Mappings}
+	if a.Equal(d) {
+		t.Fatal("a network turned internal compares equal")
 	}
 }
