@@ -17,7 +17,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c := cli.New()
 	err := root.NewCommand(c).ExecuteContext(ctx)
-	stop()
+	// No stop(): signal.Stop waits for the runtime's signal delivery to go
+	// idle, which after a command that forwarded every signal (run, start
+	// -a) takes a millisecond or two, and the process exits right here.
+	_ = stop
 	_ = c.Close()
 	code, msg := cli.ExitCode(err)
 	if msg != "" {

@@ -30,7 +30,11 @@ var migrations []migration
 // to SchemaVersion. A database written by a newer Berth is refused rather
 // than risk rewriting records this build does not understand.
 func Open(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// NoFreelistSync: every commit still syncs its data and meta pages, but
+	// not the freelist, which Open rebuilds by scanning the file (as etcd
+	// does). It cuts a commit here from about 1 ms to 0.2 ms, and a
+	// container's life commits a dozen times.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open metadata database %s: %w", path, err)
 	}

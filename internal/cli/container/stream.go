@@ -233,8 +233,12 @@ func proxySignals(ctx context.Context, cl *client.Client, id string) (stop func(
 		}
 	}()
 	return func() {
-		signal.Stop(ch)
 		close(done)
 		wg.Wait()
+		// Stop waits for the runtime's signal delivery to go idle, a
+		// millisecond or two after every signal was enabled; the command
+		// is about to return and need not wait for it. Until it is done
+		// a signal lands in ch and is dropped.
+		go signal.Stop(ch)
 	}
 }
