@@ -54,10 +54,15 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, b := range []struct{ name, tags string }{{"berthd", ""}, {"berth", ""}, {"berth-shim", "seccomp"}, {"berth-init", ""}, {"berth-entry", ""}} {
+		// berth-shim as the Makefile builds it: static, with libseccomp.
+		for _, b := range []struct{ name, tags, ldflags string }{{"berthd", "", ""}, {"berth", "", ""},
+			{"berth-shim", "seccomp netgo osusergo", "-linkmode external -extldflags -static"}, {"berth-init", "", ""}, {"berth-entry", "", ""}} {
 			args := []string{"build", "-o", filepath.Join(binDir, b.name)}
 			if b.tags != "" {
 				args = append(args, "-tags", b.tags)
+			}
+			if b.ldflags != "" {
+				args = append(args, "-ldflags", b.ldflags)
 			}
 			args = append(args, "./cmd/"+b.name)
 			cmd := exec.Command("go", args...)

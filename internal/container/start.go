@@ -432,11 +432,16 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	c.State.ShimPid = 0
 	c.State.FinishedAt = finished.UTC()
 	c.monitorCancel = nil
-	_ = s.store.save(c)
-	c.notifyLocked()
-	s.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	restart, delay := s.shouldRestart(c)
 	autoRemove := c.HostConfig.AutoRemove && !c.removing
+	if !autoRemove || restart {
+		// An auto-removed container's next record is "removing": a crash
+		// before that finds the shim gone and its exit file, as for any
+		// exit while the daemon was down, and removes it then.
+		_ = s.store.save(c)
+	}
+	c.notifyLocked()
+	s.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	c.mu.Unlock()
 
 	switch {
