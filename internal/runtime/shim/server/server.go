@@ -329,6 +329,10 @@ func (s *server) signal(p *process, sig unix.Signal) error {
 		return errdefs.Conflict(errors.New("process is not running"))
 	}
 	if p.id == "" {
+		p.mu.Lock()
+		pid, started := p.pid, p.startedAt
+		p.mu.Unlock()
+		settleSignal(pid, sig, started)
 		return s.container.Signal(sig)
 	}
 	return p.lp.Signal(sig)
