@@ -20,7 +20,6 @@
 package cgroupwarm
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,6 +28,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,12 +60,11 @@ func warmSelf() error {
 	if err != nil {
 		return err
 	}
-	mounts, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return err
 	}
-	defer mounts.Close()
-	file, ok := target(string(own), parseMounts(mounts))
+	file, ok := target(string(own), mountsOf(infos))
 	if !ok {
 		return unix.ENOENT
 	}
@@ -87,62 +86,24 @@ type mount struct {
 	v2    bool
 }
 
-func parseMounts(f *os.File) []mount {
+func mountsOf(infos []*mountinfo.Info) []mount {
 	var out []mount
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if m, ok := parseMountLine(sc.Text()); ok {
-			out = append(out, m)
+	for _, in := range infos {
+		m := mount{point: in.Mountpoint, root: in.Root}
+		switch in.FSType {
+		case "cgroup2":
+			m.v2 = true
+		case "cgroup":
+			m.opts = map[string]bool{}
+			for _, o := range strings.Split(in.VFSOptions, ",") {
+				m.opts[o] = true
+			}
+		default:
+			continue
 		}
+		out = append(out, m)
 	}
 	return out
-}
-
-// parseMountLine reads one /proc/self/mountinfo line:
-// ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS…] - FSTYPE SOURCE SUPEROPTS
-func parseMountLine(line string) (mount, bool) {
-	pre, post, ok := strings.Cut(line, " - ")
-	if !ok {
-		return mount{}, false
-	}
-	f := strings.Fields(pre)
-	g := strings.Fields(post)
-	if len(f) < 5 || len(g) < 3 {
-		return mount{}, false
-	}
-	m := mount{root: unescape(f[3]), point: unescape(f[4])}
-	switch g[0] {
-	case "cgroup2":
-		m.v2 = true
-	case "cgroup":
-		m.opts = map[string]bool{}
-		for _, o := range strings.Split(g[2], ",") {
-			m.opts[o] = true
-		}
-	default:
-		return mount{}, false
-	}
-	return m, true
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space, …).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // target picks the file to write the thread's id to, given the thread's

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 const hybridMounts = `25 24 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
@@ -15,15 +17,13 @@ const hybridMounts = `25 24 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:
 31 25 0:29 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,xattr,name=systemd
 40 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw`
 
-func mountsOf(t *testing.T, text string) []mount {
+func parse(t *testing.T, text string) []mount {
 	t.Helper()
-	var out []mount
-	for _, l := range strings.Split(text, "\n") {
-		if m, ok := parseMountLine(l); ok {
-			out = append(out, m)
-		}
+	infos, err := mountinfo.GetMountsFromReader(strings.NewReader(text+"\n"), mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return mountsOf(infos)
 }
 
 func TestTarget(t *testing.T) {
@@ -83,7 +83,7 @@ func TestTarget(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := target(tc.own, mountsOf(t, tc.mounts))
+			got, ok := target(tc.own, parse(t, tc.mounts))
 			if tc.want == "" {
 				if ok {
 					t.Fatalf("target = %q, want none", got)
