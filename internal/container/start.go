@@ -211,7 +211,7 @@ func startErrorExitCode(err error) int {
 }
 
 // initPath is where --init's init appears in the container, docker's path.
-const initPath = "/sbin/docker-init"
+const initPath = shim.InitPath
 
 // specOptions turns the container's config into spec.Options.
 func (s *Service) specOptions(c *Container, rootfs string) (spec.Options, error) {

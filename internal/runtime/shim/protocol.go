@@ -143,3 +143,7 @@ var errClosed = errors.New("shim closed the connection")
 // Compiling Docker's default profile costs libcontainer's init tens of
 // milliseconds on every start and exec.
 const EntryAnnotation = "io.berth.entry"
+
+// InitPath is where --init's init (berth-init) appears in the container,
+// docker's path. The shim treats a process starting there as berth-init.
+const InitPath = "/sbin/docker-init"

@@ -65,6 +65,9 @@ type server struct {
 	// preload, when set, starts every process through berth-entry with a
 	// precompiled seccomp program (see shim.EntryAnnotation).
 	preload *preload
+	// berthInit: init is berth-init (--init), whose first signals wait for
+	// its handlers (settleSignal).
+	berthInit bool
 }
 
 // Run creates the container and serves until it is deleted.
@@ -130,6 +133,7 @@ func (s *server) create() error {
 	if sp.Process == nil {
 		return errors.New("config.json has no process")
 	}
+	s.berthInit = len(sp.Process.Args) > 0 && sp.Process.Args[0] == shim.InitPath
 	if sp.Process.Terminal != s.cfg.Tty {
 		return fmt.Errorf("--tty=%v but config.json has process.terminal=%v", s.cfg.Tty, sp.Process.Terminal)
 	}
@@ -329,10 +333,12 @@ func (s *server) signal(p *process, sig unix.Signal) error {
 		return errdefs.Conflict(errors.New("process is not running"))
 	}
 	if p.id == "" {
-		p.mu.Lock()
-		pid, started := p.pid, p.startedAt
-		p.mu.Unlock()
-		settleSignal(pid, sig, started)
+		if s.berthInit {
+			p.mu.Lock()
+			pid, started := p.pid, p.startedAt
+			p.mu.Unlock()
+			settleSignal(pid, sig, started)
+		}
 		return s.container.Signal(sig)
 	}
 	return p.lp.Signal(sig)

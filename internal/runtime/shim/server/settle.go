@@ -10,18 +10,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// settleWindow is how long after its start a container's init may still be
+// settleWindow is how long after its start berth-init may still be
 // installing its signal handlers.
-const settleWindow = time.Second
+const settleWindow = 250 * time.Millisecond
 
 // settleSignal waits, only for an init started less than settleWindow ago,
 // until it catches, blocks or ignores sig. The container's init is its pid
 // namespace's init, and the kernel drops a signal such a process neither
-// catches nor blocks: a SIGTERM sent between the execve of, say, berth-init
-// or tini and the moment it installs its handlers (a millisecond, much
-// more on a loaded machine) would be lost, and `docker stop` right after
-// `docker run -d` would wait out its timeout. An init that never catches
-// the signal delays it by what is left of the window, no more.
+// catches nor blocks. berth-init (--init) is a Go program: its handlers are
+// in place a fraction of a millisecond after its execve, later on a loaded
+// machine, and a `docker stop` landing before that would wait out its
+// timeout. Only berth-init gets this: any other init is the user's, and
+// dockerd delivers to it as it stands.
 func settleSignal(pid int, sig unix.Signal, startedAt time.Time) {
 	if sig == unix.SIGKILL || sig == unix.SIGSTOP || pid <= 0 {
 		return
