@@ -24,7 +24,9 @@ func (s *Service) applyFirewallLocked() error {
 		}
 	}
 	rs.Sort()
-	if s.applied != nil && s.applied.Equal(rs) {
+	// The table is checked too: a firewall reload (`nft flush ruleset`)
+	// may have removed it behind our back.
+	if s.applied != nil && s.applied.Equal(rs) && portmap.Exists(s.table) {
 		return nil
 	}
 	s.applied = nil

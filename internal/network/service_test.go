@@ -350,3 +350,34 @@ func freeTCPPort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// An unchanged rule set is not rebuilt, unless the table went away behind
+// the service's back: the next start puts it back.
+func TestFirewallRestoredAfterFlush(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	cleanupAll(t, dir)
+	ctx := context.Background()
+	s := testService(t, dir)
+	register(t, s, cid(1), "one", "", nil)
+	register(t, s, cid(2), "two", "", nil)
+	if _, err := s.Attach(ctx, cid(1)); err != nil {
+		t.Fatal(err)
+	}
+	if !portmap.Exists(s.table) {
+		t.Fatal("no table after the first start")
+	}
+	if err := portmap.Delete(s.table); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attach(ctx, cid(2)); err != nil {
+		t.Fatal(err)
+	}
+	if !portmap.Exists(s.table) {
+		t.Error("a start with an unchanged rule set did not restore a deleted table")
+	}
+	for _, id := range []string{cid(1), cid(2)} {
+		s.Unregister(ctx, id)
+	}
+	closeService(s)
+}
