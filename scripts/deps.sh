@@ -11,6 +11,7 @@ pkgs=(
 	libseccomp-dev   # berth-shim links libseccomp (seccomp build tag)
 	pkg-config       # finds libseccomp for cgo
 	gcc              # cgo for berth-shim and libcontainer's nsenter
+	libc6-dev        # libc headers for cgo, and libc.a: berth-shim is linked statically
 	iproute2         # tests inspect bridges and veths
 	nftables         # tests inspect Berth's nft tables
 	docker-registry  # CNCF distribution registry for registry tests on 127.0.0.1

@@ -474,7 +474,7 @@ func (s *Service) detachLocked(sb *Sandbox) {
 
 func (s *Service) releaseEndpointLocked(sb *Sandbox, networkID string, ep *Endpoint) {
 	pool := s.pools[networkID]
-	d := &drain{networkID: networkID, done: make(chan struct{})}
+	d := &drain{veth: ep.HostVeth, networkID: networkID, done: make(chan struct{})}
 	if pool != nil {
 		if owner, ok := pool.Owner(ep.IP); ok && owner == sb.ContainerID {
 			// The address stays taken until the link is gone: a new
@@ -488,16 +488,13 @@ func (s *Service) releaseEndpointLocked(sb *Sandbox, networkID string, ep *Endpo
 	// Deleting a link waits in the kernel for an RCU grace period or two
 	// (about 10 ms each); the container has stopped and nothing waits on
 	// its host end, so that happens in the background.
-	if old := s.drains[ep.HostVeth]; old != nil {
-		<-old.done
-	}
-	s.drains[ep.HostVeth] = d
-	go func(name string) {
+	s.drains = append(s.drains, d)
+	go func() {
 		defer close(d.done)
-		if err := bridge.DeleteLink(name); err != nil {
-			s.cfg.Log.Warn("remove veth", "veth", name, "err", err)
+		if err := bridge.DeleteLink(d.veth); err != nil {
+			s.cfg.Log.Warn("remove veth", "veth", d.veth, "err", err)
 		}
-	}(ep.HostVeth)
+	}()
 	delete(sb.Endpoints, networkID)
 	if n := s.networks[networkID]; n != nil {
 		s.event(n, "disconnect", map[string]string{"container": sb.ContainerID})
@@ -511,6 +508,7 @@ const drainOwner = "(veth being removed)"
 // drain is a host veth being deleted in the background and the address its
 // container end had.
 type drain struct {
+	veth      string
 	networkID string
 	ip        netip.Addr // invalid when the endpoint did not own one
 	done      chan struct{}
@@ -519,14 +517,14 @@ type drain struct {
 // reapDrainsLocked frees the addresses of deleted veths; with wait it
 // first waits for every deletion under way.
 func (s *Service) reapDrainsLocked(wait bool) {
-	for name, d := range s.drains {
+	s.drains = slices.DeleteFunc(s.drains, func(d *drain) bool {
 		if wait {
 			<-d.done
 		} else {
 			select {
 			case <-d.done:
 			default:
-				continue
+				return false
 			}
 		}
 		if pool := s.pools[d.networkID]; pool != nil && d.ip.IsValid() {
@@ -534,8 +532,8 @@ func (s *Service) reapDrainsLocked(wait bool) {
 				pool.Release(d.ip)
 			}
 		}
-		delete(s.drains, name)
-	}
+		return true
+	})
 }
 
 // Connect connects a container to a network (docker network connect). A

@@ -112,8 +112,8 @@ type Service struct {
 	// grace period; a container start or stop that changes no rule (no
 	// published port) skips that.
 	applied *portmap.Ruleset
-	// drains are host veths being deleted in the background, by name.
-	drains map[string]*drain
+	// drains are host veths being deleted in the background.
+	drains []*drain
 
 	dns atomic.Pointer[dnsView]
 }
@@ -145,7 +145,6 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, table: cfg.Table,
 		networks: map[string]*Network{}, pools: map[string]*ipam.Pool{},
 		sandboxes: map[string]*Sandbox{}, resolvers: map[string]*dns.Server{},
-		drains:   map[string]*drain{},
 		reserved: map[portKey]string{},
 	}
 	if err := os.MkdirAll(s.netnsDir(), 0o700); err != nil {

@@ -85,6 +85,16 @@ func cleanupAll(t *testing.T, dir string) {
 	})
 }
 
+// freshService is a root test's service in a new directory, cleaned up
+// after the test (see cleanupAll); the directory lets a test reopen it.
+func freshService(t *testing.T) (*Service, string) {
+	t.Helper()
+	requireRoot(t)
+	dir := t.TempDir()
+	cleanupAll(t, dir)
+	return testService(t, dir), dir
+}
+
 func register(t *testing.T, s *Service, id, name, mode string, nc *network.NetworkingConfig) {
 	t.Helper()
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(mode)}
@@ -99,10 +109,7 @@ func register(t *testing.T, s *Service, id, name, mode string, nc *network.Netwo
 func cid(n int) string { return fmt.Sprintf("%064x", n) }
 
 func TestCreateErrors(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	cleanupAll(t, dir)
-	s := testService(t, dir)
+	s, _ := freshService(t)
 	defer closeService(s)
 	ctx := context.Background()
 	pfx := netip.MustParsePrefix
@@ -143,11 +150,8 @@ func TestCreateErrors(t *testing.T) {
 }
 
 func TestAttachDetachRestore(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	cleanupAll(t, dir)
+	s, dir := freshService(t)
 	ctx := context.Background()
-	s := testService(t, dir)
 	if _, err := s.Create(ctx, network.CreateRequest{Name: "app", IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: netip.MustParsePrefix("10.93.0.0/24")}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +263,8 @@ func TestAttachDetachRestore(t *testing.T) {
 	}
 	br := s.cfg.DefaultBridgeIf
 	var veths []string
-	for name := range s.drains {
-		veths = append(veths, name)
+	for _, d := range s.drains {
+		veths = append(veths, d.veth)
 	}
 	closeService(s)
 	for _, v := range veths {
@@ -274,12 +278,9 @@ func TestAttachDetachRestore(t *testing.T) {
 }
 
 func TestPublishConflicts(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	cleanupAll(t, dir)
-	ctx := context.Background()
-	s := testService(t, dir)
+	s, _ := freshService(t)
 	defer closeService(s)
+	ctx := context.Background()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -354,11 +355,8 @@ func freeTCPPort(t *testing.T) int {
 // An unchanged rule set is not rebuilt, unless the table went away behind
 // the service's back: the next start puts it back.
 func TestFirewallRestoredAfterFlush(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	cleanupAll(t, dir)
+	s, _ := freshService(t)
 	ctx := context.Background()
-	s := testService(t, dir)
 	register(t, s, cid(1), "one", "", nil)
 	register(t, s, cid(2), "two", "", nil)
 	if _, err := s.Attach(ctx, cid(1)); err != nil {
