@@ -7,13 +7,16 @@ and its own socket. Containers run with --network none except in the bridge
 figures: there Berth uses its berth0, dockerd a bridge this run creates
 (benchdk0, a private subnet not routed on the host; never docker0) and podman
 its default CNI network; what they leave on the host (bridges, CNI iptables
-chains, CNI state) is removed at the end. Each timed figure runs the engines in turn, sample by
-sample (the order rotating), so that a machine whose speed drifts affects all
-of them alike. Everything started here is stopped by PID at the end, also on
+chains, CNI state) is removed at the end. Each timed figure runs the engines in turn, in blocks
+of samples (the order rotating, a quiet pause when the engine changes), so
+that a machine whose speed drifts affects all of them alike and no engine's
+background work lands in another's samples. Everything started here is stopped by PID at the end, also on
 failure or interrupt, and the temporary directory is removed.
 
 Environment: QUICK=1 (few repetitions), REPS / REPS_SLOW / REPS_HUGE (override
-counts; REPS_HUGE for the 1 GiB figures),
+counts; REPS_HUGE for the 1 GiB figures), BLOCKS (blocks per engine, default
+3), SETTLE (seconds of quiet between engines, default 1.5), IDLE (seconds of
+quiet before each sample of the *_idle figures, default 2),
 BIG_MIB (size of the random layer, default 100), TEN_LAYER_MIB (each random
 layer of the 10-layer image, default 10), ONLY (comma-separated figure
 ids), ENGINES (comma-separated subset of berth,docker,podman), BERTH_BIN
@@ -43,6 +46,9 @@ QUICK = os.environ.get("QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("REPS", "3" if QUICK else "15"))
 REPS_SLOW = int(os.environ.get("REPS_SLOW", "2" if QUICK else "5"))
 REPS_HUGE = int(os.environ.get("REPS_HUGE", "1" if QUICK else str(REPS_SLOW)))
+BLOCKS = int(os.environ.get("BLOCKS", "3"))
+SETTLE = float(os.environ.get("SETTLE", "1.5"))
+IDLE = float(os.environ.get("IDLE", "2"))
 BIG_MIB = int(os.environ.get("BIG_MIB", "100"))
 TEN_LAYER_MIB = int(os.environ.get("TEN_LAYER_MIB", "10"))  # each of the 9 random layers of the 10-layer image
 GIB = 1 << 30
@@ -487,11 +493,13 @@ class Figure:
     """A timed figure: per engine, setup once; per sample prepare, timed
     commands, cleanup; teardown at the end. With measure instead of cmds,
     a sample is what measure(e, i) returns, in unit (huge: 1 GiB figures,
-    REPS_HUGE samples)."""
+    REPS_HUGE samples; pause: seconds of quiet before each sample, for the
+    figures of a lone command on an idle machine)."""
 
     def __init__(self, fid, title, slow=False, setup=None, prepare=None, cmds=None, cleanup=None, teardown=None,
-                 measure=None, unit="ms", huge=False):
+                 measure=None, unit="ms", huge=False, pause=0):
         self.id, self.title, self.slow, self.unit, self.huge = fid, title, slow, unit, huge
+        self.pause = pause  # seconds of quiet before every sample
         self.measure = measure
         self.setup = setup or (lambda e: None)
         self.prepare = prepare or (lambda e, i: None)
@@ -548,25 +556,56 @@ def run_timed(fig, engines):
                 fig.teardown(e)
             except Exception:
                 pass
-    for i in range(reps):
-        k = i % max(1, len(live))
+    # Engines take turns in blocks of samples, the first engine changing
+    # from block to block, with SETTLE seconds of quiet whenever the engine
+    # changes, then one untimed warm-up sample: an engine's background work after a command (Berth keeps a
+    # kernel lock warm for a second after a start or exec, dockerd and
+    # containerd have their own) must not land in another engine's sample.
+    nblocks = max(1, min(BLOCKS, reps))
+    bounds = [reps * b // nblocks for b in range(nblocks + 1)]
+    prev = engines[-1].name if engines else None
+    for b in range(nblocks):
+        k = b % max(1, len(live))
         for e in live[k:] + live[:k]:
             r = res[e.name]
             if "missing" in r:
                 continue
-            try:
-                fig.prepare(e, i)
-                r["samples"].append(sample(fig, e, i))
-            except Exception as ex:
-                r["errors"] = r.get("errors", 0) + 1
-                if r["errors"] >= 2:
-                    r["missing"] = "failed while measuring: %s" % ex
-                log(fig.id, e.name, "sample failed:", ex)
-            finally:
+            if prev != e.name:
+                time.sleep(SETTLE)
+                prev = e.name
+                # A block starts with an untimed warm-up sample, as
+                # hyperfine's --warmup: the engine's first command after
+                # the pause pays for waking it (what the *_idle figures
+                # measure on purpose).
+                if not (fig.slow or fig.huge or fig.pause):
+                    try:
+                        fig.prepare(e, -2)
+                        sample(fig, e, -2)
+                    except Exception as ex:
+                        log(fig.id, e.name, "warm-up failed:", ex)
+                    finally:
+                        try:
+                            fig.cleanup(e, -2)
+                        except Exception as ex:
+                            log(fig.id, e.name, "cleanup:", ex)
+            for i in range(bounds[b], bounds[b + 1]):
+                if "missing" in r:
+                    break
+                if fig.pause:
+                    time.sleep(fig.pause)
                 try:
-                    fig.cleanup(e, i)
+                    fig.prepare(e, i)
+                    r["samples"].append(sample(fig, e, i))
                 except Exception as ex:
-                    log(fig.id, e.name, "cleanup:", ex)
+                    r["errors"] = r.get("errors", 0) + 1
+                    if r["errors"] >= 2:
+                        r["missing"] = "failed while measuring: %s" % ex
+                    log(fig.id, e.name, "sample failed:", ex)
+                finally:
+                    try:
+                        fig.cleanup(e, i)
+                    except Exception as ex:
+                        log(fig.id, e.name, "cleanup:", ex)
     for e in live:
         try:
             fig.teardown(e)
@@ -621,6 +660,14 @@ def make_figures(ctx):
                        setup=lambda e: e.run("run", "-d", "--name", "b-exec", *e.run_flags(), img, "sleep", "100000"),
                        cmds=lambda e, i: [["exec", "b-exec", "true"]],
                        teardown=lambda e: quiet(e, *e.rm_force(), "b-exec")))
+    # The same two commands alone, after IDLE seconds with nothing running:
+    # what one command typed at a prompt costs, caches and locks cold.
+    figs.append(Figure("run_rm_idle", "`run --rm true` after %g s idle" % IDLE, slow=True, pause=IDLE,
+                       cmds=lambda e, i: [["run", "--rm", *e.run_flags(), img, "true"]]))
+    figs.append(Figure("exec_idle", "`exec true` after %g s idle" % IDLE, slow=True, pause=IDLE,
+                       setup=lambda e: e.run("run", "-d", "--name", "b-exec-idle", *e.run_flags(), img, "sleep", "100000"),
+                       cmds=lambda e, i: [["exec", "b-exec-idle", "true"]],
+                       teardown=lambda e: quiet(e, *e.rm_force(), "b-exec-idle")))
 
     def rm_big(e, i=None):
         for r in (big, push_ref):
@@ -1072,7 +1119,7 @@ def main():
                 "load_after": "%.2f %.2f %.2f" % os.getloadavg(), "quick": QUICK, "reps": REPS,
                 "reps_slow": REPS_SLOW, "big_mib": BIG_MIB,
                 "versions": {e.label: (e.version or "-") for e in engines},
-                "method": "wall time of the whole CLI process, engines interleaved sample by sample"}
+                "method": "wall time of the whole CLI process, engines taking turns in %d blocks of samples, %g s of quiet between engines" % (BLOCKS, SETTLE)}
         md = report(rows, meta)
         os.makedirs(OUT, exist_ok=True)
         with open(os.path.join(OUT, "latest.md"), "w") as f:

@@ -67,7 +67,7 @@ func Binaries(t testing.TB) string {
 			args = append(args, "./cmd/"+b.name)
 			cmd := exec.Command("go", args...)
 			cmd.Dir = RepoRoot()
-			if b.name == "berth-init" || b.name == "berth-entry" {
+			if b.name == "berth" || b.name == "berth-init" || b.name == "berth-entry" {
 				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			}
 			if out, err := cmd.CombinedOutput(); err != nil {

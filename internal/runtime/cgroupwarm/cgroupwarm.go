@@ -12,11 +12,21 @@
 //
 // Warm begins that wait early, in the background: one daemon thread
 // "moves" itself into the cgroup it is already in, which takes the same lock
-// and changes nothing. Called when a container is created and when its start
-// begins, the grace period runs while the daemon mounts the rootfs, writes
-// the spec and the shim boots, and libcontainer's own migration finds the
-// lock warm. Warming is only an optimisation: any failure (no cgroupfs, a
-// read-only one, a kernel that refuses) leaves things as they were.
+// and changes nothing. Called when a container is created, when its start
+// begins and when an exec is created, the grace period runs while the daemon
+// mounts the rootfs, writes the spec and the shim boots, and libcontainer's
+// own migration finds the lock warm, or warmer.
+//
+// The thread then repeats its no-op migration every Period for Hold after the
+// last call, so that the next start or exec of a burst (a script, a compose
+// file, a test suite) finds the lock warm from the first instant: the kernel
+// keeps the lock in that state for at least a grace period after each
+// writer. That is what the kernel's favordynmods mount option does for good,
+// here only while containers are being started; on an idle daemon the thread
+// is gone. Each migration costs microseconds. Where a cgroup hierarchy is
+// mounted with favordynmods, warming is pointless and off. Warming is only
+// an optimisation: any failure (no cgroupfs, a read-only one, a kernel that
+// refuses) disables it and leaves things as they were.
 package cgroupwarm
 
 import (
@@ -26,59 +36,124 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
-var (
-	inFlight atomic.Bool
-	disabled atomic.Bool
+const (
+	// Hold is how long the lock is kept warm after the last Warm.
+	Hold = time.Second
+	// Period separates the no-op migrations: well under the shortest grace
+	// period (a few milliseconds with HZ=1000), so that one never ends
+	// without a writer in it.
+	Period = 2 * time.Millisecond
 )
 
-// Warm starts a no-op migration of one of the caller's threads, unless one
-// is already under way. It returns at once.
+var (
+	mu       sync.Mutex
+	until    time.Time // when the current warm spell ends
+	running  bool      // a warming thread exists
+	disabled atomic.Bool
+	// spells counts the warm spells begun, for tests.
+	spells atomic.Int64
+)
+
+// Warm makes sure the lock is being warmed, and keeps it warm for Hold from
+// now. It returns at once.
 func Warm() {
-	if disabled.Load() || !inFlight.CompareAndSwap(false, true) {
+	if disabled.Load() {
 		return
 	}
+	mu.Lock()
+	until = time.Now().Add(Hold)
+	if running {
+		mu.Unlock()
+		return
+	}
+	running = true
+	mu.Unlock()
+	spells.Add(1)
 	go func() {
-		defer inFlight.Store(false)
-		// The thread must stay the one whose id is written, and in the
-		// cgroup read for it.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := warmSelf(); err != nil {
+		if err := warmLoop(); err != nil {
 			disabled.Store(true)
 		}
 	}()
 }
 
-func warmSelf() error {
-	own, err := os.ReadFile("/proc/thread-self/cgroup")
-	if err != nil {
-		return err
-	}
-	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
-	if err != nil {
-		return err
-	}
-	file, ok := target(string(own), mountsOf(infos))
-	if !ok {
-		return unix.ENOENT
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+// warmLoop migrates the calling thread into its own cgroup until the warm
+// spell ends.
+func warmLoop() (err error) {
+	defer func() {
+		if err != nil {
+			mu.Lock()
+			running = false
+			mu.Unlock()
+		}
+	}()
+	// The thread must stay the one whose id is written, and in the cgroup
+	// read for it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f, err := openTarget()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = f.WriteString(strconv.Itoa(unix.Gettid()))
-	return err
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	for {
+		if _, err := f.Write(tid); err != nil {
+			return err
+		}
+		mu.Lock()
+		if time.Now().After(until) {
+			running = false
+			mu.Unlock()
+			return nil
+		}
+		mu.Unlock()
+		time.Sleep(Period)
+	}
 }
 
-// mount is a cgroup filesystem: v1 hierarchies list their controllers (or
-// name=…) in opts; cgroup2 has v2 set.
+// openTarget opens the file that the calling thread's id is written to for
+// a no-op migration.
+func openTarget() (*os.File, error) {
+	own, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return nil, err
+	}
+	mounts := mountsOf(infos)
+	if favorsDynmods(mounts) {
+		return nil, unix.ENOTSUP
+	}
+	file, ok := target(string(own), mounts)
+	if !ok {
+		return nil, unix.ENOENT
+	}
+	return os.OpenFile(file, os.O_WRONLY, 0)
+}
+
+// favorsDynmods tells whether a hierarchy is mounted with favordynmods: the
+// kernel then keeps the lock warm itself.
+func favorsDynmods(mounts []mount) bool {
+	for _, m := range mounts {
+		if m.opts["favordynmods"] {
+			return true
+		}
+	}
+	return false
+}
+
+// mount is a cgroup filesystem: opts are its superblock's options (v1
+// hierarchies list their controllers, or name=…, there); cgroup2 has v2 set.
 type mount struct {
 	point string
 	root  string // the cgroup the mount shows at point ("/" but in a cgroup namespace or bind)
@@ -89,17 +164,16 @@ type mount struct {
 func mountsOf(infos []*mountinfo.Info) []mount {
 	var out []mount
 	for _, in := range infos {
-		m := mount{point: in.Mountpoint, root: in.Root}
+		m := mount{point: in.Mountpoint, root: in.Root, opts: map[string]bool{}}
 		switch in.FSType {
 		case "cgroup2":
 			m.v2 = true
 		case "cgroup":
-			m.opts = map[string]bool{}
-			for _, o := range strings.Split(in.VFSOptions, ",") {
-				m.opts[o] = true
-			}
 		default:
 			continue
+		}
+		for _, o := range strings.Split(in.VFSOptions, ",") {
+			m.opts[o] = true
 		}
 		out = append(out, m)
 	}

@@ -2,9 +2,9 @@ package cgroupwarm
 
 import (
 	"os"
-	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -97,26 +97,80 @@ func TestTarget(t *testing.T) {
 	}
 }
 
-// On a real cgroupfs the no-op migration succeeds and leaves the thread
-// where it was.
-func TestWarmSelfMovesNothing(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to write to cgroupfs")
+func TestFavorsDynmods(t *testing.T) {
+	if favorsDynmods(parse(t, hybridMounts)) {
+		t.Fatal("hybrid mounts without favordynmods reported as favouring dynmods")
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	before, err := os.ReadFile("/proc/thread-self/cgroup")
+	v2 := "26 25 0:24 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate,favordynmods,memory_recursiveprot"
+	if !favorsDynmods(parse(t, v2)) {
+		t.Fatal("cgroup2 mounted with favordynmods not detected")
+	}
+}
+
+// threadCgroups returns every thread's /proc/…/cgroup, by tid.
+func threadCgroups(t *testing.T) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		t.Skip(err)
 	}
-	if err := warmSelf(); err != nil {
-		t.Fatalf("warmSelf: %v", err)
+	out := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/cgroup")
+		if err == nil {
+			out[e.Name()] = string(b)
+		}
 	}
-	after, err := os.ReadFile("/proc/thread-self/cgroup")
+	return out
+}
+
+// On a real cgroupfs a warm spell migrates a thread into its own cgroup
+// again and again (each write succeeds, or warming would be disabled),
+// moves nothing, ends Hold after the last call, and calls during a spell
+// extend it rather than start another.
+func TestWarmSpell(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write to cgroupfs")
+	}
+	if _, err := openTarget(); err != nil {
+		t.Skipf("no cgroup to warm here: %v", err)
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(before) != string(after) {
-		t.Fatalf("cgroups changed:\n%s\nto\n%s", before, after)
+	before := spells.Load()
+	start := time.Now()
+	Warm()
+	time.Sleep(Hold / 2)
+	Warm()
+	Warm()
+	isRunning := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return running
+	}
+	if !isRunning() {
+		t.Fatal("no warm spell running half a Hold after Warm")
+	}
+	for isRunning() {
+		if time.Since(start) > 10*Hold {
+			t.Fatal("warm spell did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(start); d < Hold*3/2 {
+		t.Fatalf("warm spell ended after %v: the later calls did not extend it to %v", d, Hold*3/2)
+	}
+	if disabled.Load() {
+		t.Fatal("a no-op migration failed and disabled warming")
+	}
+	if n := spells.Load() - before; n != 1 {
+		t.Fatalf("%d warm spells for calls within one spell, want 1", n)
+	}
+	for tid, cg := range threadCgroups(t) {
+		if cg != string(own) {
+			t.Fatalf("thread %s moved:\n%s\nfrom\n%s", tid, cg, own)
+		}
 	}
 }
