@@ -41,7 +41,6 @@ var layers = map[string]int{
 	"cmd/berthd":                 6,
 	"cmd/berth-shim":             6,
 	"cmd/berth-init":             6,
-	"cmd/berth-entry":            6,
 	// The CLI is its own column: it talks to the daemon only over the API.
 	"internal/cli": 10,
 	"cmd/berth":    11,
