@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,6 +238,84 @@ func TestContainersSurviveDaemonKill(t *testing.T) {
 	if r = d2.Docker("exec", "survivor", "echo", "still here"); r.Stdout != "still here\n" {
 		t.Fatalf("exec after restart: %s", r)
 	}
+}
+
+// spareShim returns the pid of the spare shim daemonPid keeps (a child with
+// --spare-fd on its command line), waiting up to 10 s for one.
+func spareShim(t *testing.T, daemonPid int) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, dir := range dirs {
+			cmd, _ := os.ReadFile(dir + "/cmdline")
+			if !bytes.Contains(cmd, []byte("berth-shim")) || !bytes.Contains(cmd, []byte("--spare-fd")) {
+				continue
+			}
+			st, _ := os.ReadFile(dir + "/stat")
+			if i := bytes.LastIndexByte(st, ')'); i > 0 {
+				f := strings.Fields(string(st[i+2:]))
+				if len(f) > 1 && f[1] == strconv.Itoa(daemonPid) && f[0] != "Z" {
+					pid, _ := strconv.Atoi(filepath.Base(dir))
+					return pid
+				}
+			}
+		}
+	}
+	t.Fatal("berthd keeps no spare shim")
+	return 0
+}
+
+// TestSpareShim: berthd keeps a spare shim, which becomes the next
+// container's shim, and which ends with the daemon, killed or stopped.
+func TestSpareShim(t *testing.T) {
+	d := startWithBusybox(t)
+	spare := spareShim(t, d.Pid())
+	r := d.Docker("run", "-d", img, "sleep", "1000")
+	id := strings.TrimSpace(r.Stdout)
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	if shimPid := findShim(t, id); shimPid != spare {
+		t.Errorf("the container's shim is %d, not the spare %d", shimPid, spare)
+	}
+	next := spareShim(t, d.Pid())
+	if next == spare {
+		t.Fatal("the used spare is still kept as the spare")
+	}
+	d.Kill()
+	for deadline := time.Now().Add(5 * time.Second); processAlive(next) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(next) {
+		_ = syscall.Kill(next, syscall.SIGKILL)
+		t.Error("the spare shim outlived its killed daemon")
+	}
+	d2 := harness.New(t, harness.Options{Dir: d.Dir})
+	if err := d2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if r = d2.Docker("rm", "-f", id); r.ExitCode != 0 {
+		t.Errorf("rm -f after restart: %s", r)
+	}
+	spare = spareShim(t, d2.Pid())
+	d2.Stop()
+	for deadline := time.Now().Add(5 * time.Second); processAlive(spare) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(spare) {
+		_ = syscall.Kill(spare, syscall.SIGKILL)
+		t.Error("the spare shim outlived its stopped daemon")
+	}
+}
+
+// processAlive: pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(st, ')')
+	return i < 0 || !strings.HasPrefix(string(st[i+2:]), "Z")
 }
 
 func TestShimKilled(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	bus "github.com/berth-engine/berth/internal/events"
+	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/snapshot"
 )
 
@@ -37,7 +38,10 @@ type Config struct {
 	ShimBinary string
 	// EntryBinary is berth-entry, which starts processes with a precompiled
 	// seccomp filter; without it libcontainer compiles the profile each time.
-	EntryBinary  string
+	EntryBinary string
+	// SpareShim keeps a shim started ahead of need (shim.Spares), which
+	// takes the shim's own start off every container start.
+	SpareShim    bool
 	InitBinary   string // static berth-init for --init; "" if not installed
 	CgroupParent string
 	DB           *bolt.DB
@@ -66,6 +70,8 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	spares *shim.Spares // nil without Config.SpareShim
 }
 
 // New loads the stored containers. Call Restore to reconnect to their shims.
@@ -81,11 +87,18 @@ func New(cfg Config) (*Service, error) {
 	}
 	go sweepTrash(filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "c"))
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel}, nil
+	s := &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel}
+	if cfg.SpareShim && cfg.ShimBinary != "" {
+		s.spares = shim.NewSpares(cfg.ShimBinary, cfg.Log)
+	}
+	return s, nil
 }
 
 // Close stops watching containers; they keep running in their shims.
 func (s *Service) Close() {
+	if s.spares != nil {
+		s.spares.Close()
+	}
 	s.cancel()
 	s.wg.Wait()
 }

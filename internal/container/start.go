@@ -145,7 +145,11 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	if err != nil {
 		return err
 	}
-	client, err := shim.Start(ctx, shim.StartOptions{
+	start := shim.Start
+	if s.spares != nil {
+		start = s.spares.Start
+	}
+	client, err := start(ctx, shim.StartOptions{
 		LogMaxSize:  maxSize,
 		LogMaxFiles: maxFiles,
 		Binary:      s.cfg.ShimBinary,

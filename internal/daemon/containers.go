@@ -51,6 +51,7 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 		ShimBinary:   shimBin,
 		InitBinary:   initBin,
 		EntryBinary:  entryBin,
+		SpareShim:    true,
 		CgroupParent: cgroupParent(d.cfg.CgroupParent, d.log),
 		DB:           d.db,
 		Snapshotter:  d.snapshotter,

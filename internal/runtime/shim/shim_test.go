@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,6 +137,9 @@ func requireShim(t testing.TB) {
 	}
 }
 
+// startShim starts the shims of newContainer; TestSpare swaps in a Spares.
+var startShim = shim.Start
+
 type container struct {
 	id      string
 	dir     string
@@ -203,7 +207,7 @@ func newContainerVia(t testing.TB, viaLauncher bool, args []string, opts ...opt)
 		}
 		c.client, err = shim.Dial(ctx, st.Socket)
 	} else {
-		c.client, err = shim.Start(ctx, st)
+		c.client, err = startShim(ctx, st)
 	}
 	if err != nil {
 		shimLog, _ := os.ReadFile(st.ShimLog)
@@ -872,6 +876,135 @@ func TestShimRSS(t *testing.T) {
 				t.Logf("shim %s", strings.Join(strings.Fields(line), " "))
 			}
 		}
+	}
+}
+
+// waitSpare waits for p to have a spare and returns its pid.
+func waitSpare(t testing.TB, p *shim.Spares) int {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if pid := p.Pid(); pid != 0 {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no spare shim after 5 s")
+	return 0
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimRight(strings.ReplaceAll(string(b), "\x00", " "), " ")
+}
+
+// gone reports whether pid has exited (and been reaped, or is a zombie).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))[0] == "Z"
+}
+
+// TestSpare starts containers through a spare shim: the spare becomes the
+// container's shim, takes on its command line and shim log, and is replaced;
+// Close makes the waiting spare exit.
+func TestSpare(t *testing.T) {
+	requireShim(t)
+	p := shim.NewSpares(shimBinary, slog.New(slog.DiscardHandler))
+	defer p.Close()
+	startShim = p.Start
+	defer func() { startShim = shim.Start }()
+
+	spare := waitSpare(t, p)
+	if cl := cmdline(spare); !strings.Contains(cl, "--spare-fd 4") {
+		t.Fatalf("spare's command line %q", cl)
+	}
+	c := newContainer(t, []string{"sh", "-c", "echo from-spare"})
+	if c.shimPid != spare {
+		t.Errorf("container's shim is %d, want the spare %d", c.shimPid, spare)
+	}
+	cl := cmdline(c.shimPid)
+	if !strings.Contains(cl, "--id "+c.id+" ") || strings.Contains(cl, "--spare") || !strings.HasPrefix(cl, shimBinary+" ") {
+		t.Errorf("shim's command line %q: want the container's arguments in place of the spare's", cl)
+	}
+	if out := c.stdout(t); out != "from-spare\n" {
+		t.Errorf("output %q", out)
+	}
+	// Its diagnostics go to the container's shim log.
+	if _, err := os.Stat(filepath.Join(c.dir, "shim.log")); err != nil {
+		t.Errorf("shim log: %v", err)
+	}
+	fd2, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/2", c.shimPid))
+	if err != nil || fd2 != filepath.Join(c.dir, "shim.log") {
+		t.Errorf("shim's stderr is %q (%v), want its shim log", fd2, err)
+	}
+
+	next := waitSpare(t, p)
+	if next == spare {
+		t.Fatal("the used spare is still offered")
+	}
+	c2 := newContainer(t, []string{"true"})
+	if c2.shimPid != next {
+		t.Errorf("second container's shim is %d, want the new spare %d", c2.shimPid, next)
+	}
+	if e := c2.run(t); e.ExitCode != 0 {
+		t.Errorf("exit %+v", e)
+	}
+
+	last := waitSpare(t, p)
+	p.Close()
+	for i := 0; i < 500 && !gone(last); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone(last) {
+		_ = unix.Kill(last, unix.SIGKILL)
+		t.Fatal("a closed Spares' spare still runs after 5 s")
+	}
+	// Closed: containers start the usual way.
+	c3 := newContainer(t, []string{"true"})
+	if c3.shimPid == last || p.Pid() != 0 {
+		t.Errorf("closed Spares still hands out spares")
+	}
+}
+
+// TestSpareStaleBinary: a spare of a binary replaced since (an upgrade) is
+// not used; the container gets a shim of the new file, and a new spare.
+func TestSpareStaleBinary(t *testing.T) {
+	requireShim(t)
+	bin := filepath.Join(t.TempDir(), "berth-shim")
+	b, err := os.ReadFile(shimBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := shim.NewSpares(bin, slog.New(slog.DiscardHandler))
+	defer p.Close()
+	startShim = p.Start
+	defer func() { startShim = shim.Start }()
+	old := waitSpare(t, p)
+	// Replace the file, as a package upgrade does (a new inode).
+	if err := os.WriteFile(bin+".new", b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	saved := shimBinary
+	shimBinary = bin
+	defer func() { shimBinary = saved }()
+	c := newContainer(t, []string{"true"})
+	if c.shimPid == old {
+		t.Error("a spare of the replaced binary was used")
+	}
+	for i := 0; i < 500 && !gone(old); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone(old) {
+		_ = unix.Kill(old, unix.SIGKILL)
+		t.Error("the stale spare did not exit")
+	}
+	if next := waitSpare(t, p); next == old {
+		t.Error("the stale spare is offered again")
 	}
 }
 

@@ -52,43 +52,60 @@ func (o StartOptions) Args() []string {
 
 // Start launches berth-shim in its own session with stdio on /dev/null, so it
 // outlives the daemon, and returns once the container is created and the
-// socket answers; State reports the shim's pid. The shim reports a creation failure on a pipe before it
-// exits; Start returns that message as the error.
+// socket answers; State reports the shim's pid. The shim reports a creation
+// failure on a pipe before it exits; Start returns that message as the error.
 func Start(ctx context.Context, o StartOptions) (*Client, error) {
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	stderr, err := openShimLog(o.ShimLog)
 	if err != nil {
 		return nil, err
 	}
-	defer devnull.Close()
-	stderr := devnull
-	if o.ShimLog != "" {
-		f, err := os.OpenFile(o.ShimLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		stderr = f
-	}
+	defer stderr.Close()
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
+	cmd, exited, err := launch(o.Binary, o.Args(), stderr, wr)
+	wr.Close()
+	if err != nil {
+		return nil, err
+	}
+	return waitServing(ctx, cmd, exited, rd, o.Socket)
+}
+
+// openShimLog opens where a shim's own diagnostics go: path, or /dev/null.
+func openShimLog(path string) (*os.File, error) {
+	if path == "" {
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+}
+
+// launch starts binary with args in its own session, stdin and stdout on
+// /dev/null, stderr on stderr and extra as fds 3 and on. exited gets Wait's
+// result: the daemon reaps the shim while it lives; after a restart init does.
+func launch(binary string, args []string, stderr *os.File, extra ...*os.File) (*exec.Cmd, <-chan error, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer devnull.Close()
 	// Not exec.CommandContext: the shim must outlive ctx and the daemon.
-	cmd := exec.Command(o.Binary, o.Args()...)
+	cmd := exec.Command(binary, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, stderr
-	cmd.ExtraFiles = []*os.File{wr}
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		wr.Close()
-		return nil, fmt.Errorf("starting shim: %w", err)
+		return nil, nil, fmt.Errorf("starting shim: %w", err)
 	}
-	wr.Close()
 	exited := make(chan error, 1)
-	// Reap the shim if it exits while we live; after a daemon restart init
-	// reaps it instead.
 	go func() { exited <- cmd.Wait() }()
+	return cmd, exited, nil
+}
 
+// waitServing waits for the shim's readiness pipe rd: a message is the
+// creation error; a close without one means it serves on socket, or died.
+func waitServing(ctx context.Context, cmd *exec.Cmd, exited <-chan error, rd *os.File, socket string) (*Client, error) {
 	msg := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(io.LimitReader(rd, 64<<10))
@@ -106,7 +123,7 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 	// The pipe closed without a message: either the shim is serving or it
 	// died before it could say why.
 	for {
-		c, err := Dial(ctx, o.Socket)
+		c, err := Dial(ctx, socket)
 		if err == nil {
 			return c, nil
 		}

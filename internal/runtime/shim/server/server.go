@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -434,5 +435,16 @@ func waitExecve(pid int) {
 			return
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// Prewarm fills encoding/json's per-type caches for the types every shim
+// decodes and encodes (the spec, libcontainer's config and state, the
+// protocol's messages): built lazily, they are a good part of a shim's first
+// milliseconds. A spare shim calls it while it waits (see shim.Spares).
+func Prewarm() {
+	for _, v := range []any{&specs.Spec{}, &libcontainer.State{}, &configs.Config{}, &shim.State{}, &shim.Exit{},
+		&shim.ExecRequest{}, &shim.ExecResponse{}, &shim.Stats{}, &logRecord{}} {
+		_, _ = json.Marshal(v)
 	}
 }
