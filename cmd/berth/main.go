@@ -16,7 +16,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c := cli.New()
-	err := root.NewCommand(c).ExecuteContext(ctx)
+	err := root.NewCommandFor(c, os.Args[1:]).ExecuteContext(ctx)
 	// No stop(): signal.Stop waits for the runtime's signal delivery to go
 	// idle, which after a command that forwarded every signal (run, start
 	// -a) takes a millisecond or two, and the process exits right here.

@@ -147,3 +147,11 @@ func RequiresMaxArgs(n int) cobra.PositionalArgs {
 		return argsErrorVerb(cmd, "See", "requires at most %d %s", n, plural(n))
 	}
 }
+
+// Lazy is a top-level command and how to build it. Every command pays for
+// the CLI's start, and building all of docker's commands with their flags is
+// a good part of it: the root builds only the one a command line names.
+type Lazy struct {
+	Name string
+	New  func() *cobra.Command
+}

@@ -13,30 +13,35 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers the top-level container commands and the
-// `container` management group, which has the same commands under their
-// docker names plus ls/list/ps and remove.
-func AddCommands(root *cobra.Command, c *cli.CLI) {
-	root.AddCommand(
-		NewRunCommand(c),
-		NewCreateCommand(c),
-		NewStartCommand(c),
-		NewStopCommand(c),
-		NewKillCommand(c),
-		NewRestartCommand(c),
-		NewWaitCommand(c),
-		NewRmCommand(c),
-		NewPauseCommand(c),
-		NewUnpauseCommand(c),
-		NewRenameCommand(c),
-		NewPsCommand(c),
-		NewLogsCommand(c),
-		NewAttachCommand(c),
-		NewExecCommand(c),
-		NewInspectCommand(c),
-		NewCommitCommand(c),
-		newContainerCommand(c),
-	)
+// Commands are the top-level container commands and the `container` group.
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{
+		{Name: "run", New: func() *cobra.Command { return NewRunCommand(c) }},
+		{Name: "create", New: func() *cobra.Command { return NewCreateCommand(c) }},
+		{Name: "start", New: func() *cobra.Command { return NewStartCommand(c) }},
+		{Name: "stop", New: func() *cobra.Command { return NewStopCommand(c) }},
+		{Name: "kill", New: func() *cobra.Command { return NewKillCommand(c) }},
+		{Name: "restart", New: func() *cobra.Command { return NewRestartCommand(c) }},
+		{Name: "wait", New: func() *cobra.Command { return NewWaitCommand(c) }},
+		{Name: "rm", New: func() *cobra.Command { return NewRmCommand(c) }},
+		{Name: "pause", New: func() *cobra.Command { return NewPauseCommand(c) }},
+		{Name: "unpause", New: func() *cobra.Command { return NewUnpauseCommand(c) }},
+		{Name: "rename", New: func() *cobra.Command { return NewRenameCommand(c) }},
+		{Name: "ps", New: func() *cobra.Command { return NewPsCommand(c) }},
+		{Name: "logs", New: func() *cobra.Command { return NewLogsCommand(c) }},
+		{Name: "attach", New: func() *cobra.Command { return NewAttachCommand(c) }},
+		{Name: "exec", New: func() *cobra.Command { return NewExecCommand(c) }},
+		{Name: "inspect", New: func() *cobra.Command { return NewInspectCommand(c) }},
+		{Name: "commit", New: func() *cobra.Command { return NewCommitCommand(c) }},
+		{Name: "container", New: func() *cobra.Command { return newContainerCommand(c) }},
+		{Name: "port", New: func() *cobra.Command { return NewPortCommand(c) }},
+		{Name: "top", New: func() *cobra.Command { return NewTopCommand(c) }},
+		{Name: "stats", New: func() *cobra.Command { return NewStatsCommand(c) }},
+		{Name: "diff", New: func() *cobra.Command { return NewDiffCommand(c) }},
+		{Name: "export", New: func() *cobra.Command { return NewExportCommand(c) }},
+		{Name: "cp", New: func() *cobra.Command { return NewCpCommand(c) }},
+		{Name: "update", New: func() *cobra.Command { return NewUpdateCommand(c) }},
+	}
 }
 
 func newContainerCommand(c *cli.CLI) *cobra.Command {

@@ -9,24 +9,23 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers the top-level image commands and the `image`
-// management group.
-func AddCommands(root *cobra.Command, c *cli.CLI) {
-	root.AddCommand(
-		NewImagesCommand(c),
-		NewPullCommand(c),
-		NewPushCommand(c),
-		NewImportCommand(c),
-		NewLoadCommand(c),
-		NewSaveCommand(c),
-		NewTagCommand(c),
-		NewRmiCommand(c),
-		NewHistoryCommand(c),
-		NewBuildCommand(c),
-		NewBuilderCommand(c),
-		NewSearchCommand(c),
-		newImageCommand(c),
-	)
+// Commands are the top-level image commands and the `image` group.
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{
+		{Name: "images", New: func() *cobra.Command { return NewImagesCommand(c) }},
+		{Name: "pull", New: func() *cobra.Command { return NewPullCommand(c) }},
+		{Name: "push", New: func() *cobra.Command { return NewPushCommand(c) }},
+		{Name: "import", New: func() *cobra.Command { return NewImportCommand(c) }},
+		{Name: "load", New: func() *cobra.Command { return NewLoadCommand(c) }},
+		{Name: "save", New: func() *cobra.Command { return NewSaveCommand(c) }},
+		{Name: "tag", New: func() *cobra.Command { return NewTagCommand(c) }},
+		{Name: "rmi", New: func() *cobra.Command { return NewRmiCommand(c) }},
+		{Name: "history", New: func() *cobra.Command { return NewHistoryCommand(c) }},
+		{Name: "build", New: func() *cobra.Command { return NewBuildCommand(c) }},
+		{Name: "builder", New: func() *cobra.Command { return NewBuilderCommand(c) }},
+		{Name: "search", New: func() *cobra.Command { return NewSearchCommand(c) }},
+		{Name: "image", New: func() *cobra.Command { return newImageCommand(c) }},
+	}
 }
 
 func newImageCommand(c *cli.CLI) *cobra.Command {

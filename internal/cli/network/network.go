@@ -9,8 +9,12 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers the `network` management group.
-func AddCommands(root *cobra.Command, c *cli.CLI) {
+// Commands is the `network` management group.
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{{Name: "network", New: func() *cobra.Command { return newGroupCommand(c) }}}
+}
+
+func newGroupCommand(c *cli.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "network",
 		Short: "Manage networks",
@@ -28,5 +32,5 @@ func AddCommands(root *cobra.Command, c *cli.CLI) {
 		NewPruneCommand(c),
 		NewRemoveCommand(c),
 	)
-	root.AddCommand(cmd)
+	return cmd
 }

@@ -16,9 +16,12 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers login and logout.
-func AddCommands(root *cobra.Command, c *cli.CLI) {
-	root.AddCommand(NewLoginCommand(c), NewLogoutCommand(c))
+// Commands are login and logout.
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{
+		{Name: "login", New: func() *cobra.Command { return NewLoginCommand(c) }},
+		{Name: "logout", New: func() *cobra.Command { return NewLogoutCommand(c) }},
+	}
 }
 
 // LoginOptions are the flags of `berth login`.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-engine/berth/internal/cli"
 	ctrcmd "github.com/berth-engine/berth/internal/cli/container"
@@ -19,8 +20,20 @@ import (
 	"github.com/berth-engine/berth/internal/version"
 )
 
-// NewCommand returns the `berth` root command bound to c.
+// NewCommand returns the `berth` root command bound to c, with every command.
 func NewCommand(c *cli.CLI) *cobra.Command {
+	return newCommand(c, "")
+}
+
+// NewCommandFor returns the root command for the command line args (without
+// the program name): when they name a top-level command, only that one is
+// built; what it does, prints and exits with is the same as in the whole
+// tree. Help, completion and unknown words get the whole tree.
+func NewCommandFor(c *cli.CLI, args []string) *cobra.Command {
+	return newCommand(c, commandWord(args))
+}
+
+func newCommand(c *cli.CLI, only string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:              "berth [OPTIONS] COMMAND [ARG...]",
 		Short:            "A self-sufficient runtime for containers",
@@ -48,23 +61,75 @@ func NewCommand(c *cli.CLI) *cobra.Command {
 	c.AddGlobalFlags(cmd.Flags())
 	cmd.Flags().BoolP("version", "v", false, "Print version information and quit")
 
-	system.AddCommands(cmd, c)
-	ctrcmd.AddCommands(cmd, c)
-	image.AddCommands(cmd, c)
-	registrycli.AddCommands(cmd, c)
-	volume.AddCommands(cmd, c)
-	network.AddCommands(cmd, c)
-	cmd.AddCommand(ctrcmd.NewPortCommand(c))
-	cmd.AddCommand(ctrcmd.NewTopCommand(c))
-	cmd.AddCommand(ctrcmd.NewStatsCommand(c))
-	cmd.AddCommand(ctrcmd.NewDiffCommand(c))
-	cmd.AddCommand(ctrcmd.NewExportCommand(c))
-	cmd.AddCommand(ctrcmd.NewCpCommand(c))
-	cmd.AddCommand(ctrcmd.NewUpdateCommand(c))
-	cmd.AddCommand(newCompletionCommand())
+	var found bool
+	if only != "" {
+		for _, l := range lazyCommands(c) {
+			if l.Name == only {
+				cmd.AddCommand(l.New())
+				found = true
+			}
+		}
+	}
+	if !found {
+		for _, l := range lazyCommands(c) {
+			cmd.AddCommand(l.New())
+		}
+		cmd.AddCommand(newCompletionCommand())
+	}
 	// Our Use strings already say [OPTIONS]; cobra would add "[flags]".
 	disableFlagsInUseLine(cmd)
 	return cmd
+}
+
+// lazyCommands lists the top-level commands.
+func lazyCommands(c *cli.CLI) []cli.Lazy {
+	var all []cli.Lazy
+	for _, group := range [][]cli.Lazy{system.Commands(c), ctrcmd.Commands(c), image.Commands(c),
+		registrycli.Commands(c), volume.Commands(c), network.Commands(c)} {
+		all = append(all, group...)
+	}
+	return all
+}
+
+// commandWord is the first word of args after the global flags: the
+// top-level command, or "" when that is not certain (a flag the root does
+// not know, such as --help, is left for the whole tree to handle).
+func commandWord(args []string) string {
+	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
+	(&cli.CLI{}).AddGlobalFlags(fs)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || a == "-":
+			return ""
+		case strings.HasPrefix(a, "--"):
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			f := fs.Lookup(name)
+			if f == nil {
+				return ""
+			}
+			if !hasValue && f.Value.Type() != "bool" {
+				i++
+			}
+		case strings.HasPrefix(a, "-"):
+			// Shorthands, possibly run together (-D, -DH host, -Hhost).
+			for j := 1; j < len(a); j++ {
+				f := fs.ShorthandLookup(a[j : j+1])
+				if f == nil {
+					return ""
+				}
+				if f.Value.Type() != "bool" {
+					if j == len(a)-1 {
+						i++
+					}
+					break
+				}
+			}
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 func disableFlagsInUseLine(cmd *cobra.Command) {

@@ -8,15 +8,15 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers the top-level commands of this group and the
-// `system` parent that docker also offers (`system info`, `system events`).
-func AddCommands(root *cobra.Command, c *cli.CLI) {
-	root.AddCommand(
-		NewVersionCommand(c),
-		NewInfoCommand(c),
-		NewEventsCommand(c),
-		newSystemCommand(c),
-	)
+// Commands are the top-level commands of this group and the `system` parent
+// that docker also offers (`system info`, `system events`).
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{
+		{Name: "version", New: func() *cobra.Command { return NewVersionCommand(c) }},
+		{Name: "info", New: func() *cobra.Command { return NewInfoCommand(c) }},
+		{Name: "events", New: func() *cobra.Command { return NewEventsCommand(c) }},
+		{Name: "system", New: func() *cobra.Command { return newSystemCommand(c) }},
+	}
 }
 
 func newSystemCommand(c *cli.CLI) *cobra.Command {

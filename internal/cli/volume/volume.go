@@ -8,8 +8,12 @@ import (
 	"github.com/berth-engine/berth/internal/cli"
 )
 
-// AddCommands registers the `volume` management group.
-func AddCommands(root *cobra.Command, c *cli.CLI) {
+// Commands is the `volume` management group.
+func Commands(c *cli.CLI) []cli.Lazy {
+	return []cli.Lazy{{Name: "volume", New: func() *cobra.Command { return newGroupCommand(c) }}}
+}
+
+func newGroupCommand(c *cli.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "volume COMMAND",
 		Short: "Manage volumes",
@@ -25,5 +29,5 @@ func AddCommands(root *cobra.Command, c *cli.CLI) {
 		NewPruneCommand(c),
 		NewRemoveCommand(c),
 	)
-	root.AddCommand(cmd)
+	return cmd
 }
