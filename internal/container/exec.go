@@ -187,7 +187,8 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 			return fmt.Errorf("exec attach: %w", err)
 		}
 	}
-	if err := p.Start(ctx); err != nil {
+	st, err := p.StartState(ctx)
+	if err != nil {
 		if stream != nil {
 			stream.Close()
 		}
@@ -200,12 +201,8 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 		close(e.done)
 		return startError(err)
 	}
-	if st, err := p.State(ctx); err == nil {
-		e.mu.Lock()
-		e.Pid = st.Pid
-		e.mu.Unlock()
-	}
 	e.mu.Lock()
+	e.Pid = st.Pid
 	e.Running = true
 	e.mu.Unlock()
 	s.event(c, eventAction("exec_start: "+strings.Join(e.Opts.Cmd, " ")), map[string]string{"execID": e.ID})

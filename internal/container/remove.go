@@ -20,6 +20,8 @@ type RemoveOptions struct {
 	Force         bool
 	RemoveVolumes bool
 	RemoveLink    bool
+	// afterExit: the auto-removal of a container that has just exited.
+	afterExit bool
 }
 
 // Remove deletes a container: its writable layer, its files and its record.
@@ -74,7 +76,13 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.State.Status = container.StateRemoving
-	_ = s.store.save(c)
+	// The stored "removing" makes a daemon that crashes mid-removal finish
+	// it. An auto-removal after an exit does without: the stored state is
+	// still "running" (handleExit skips "exited" for it), and a restarted
+	// daemon finds the shim gone and removes the container (Restore).
+	if !opts.afterExit {
+		_ = s.store.save(c)
+	}
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	if err := s.cfg.Snapshotter.Remove(ctx, c.SnapshotKey); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		c.State.Status = container.StateDead

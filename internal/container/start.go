@@ -166,15 +166,10 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		return startError(err)
 	}
 	s.handOffAttachersLocked(c, client)
-	init := client.Init()
-	if err := init.Start(ctx); err != nil {
-		_ = client.Delete(context.WithoutCancel(ctx), true)
-		return startError(err)
-	}
-	st, err := init.State(ctx)
+	st, err := client.Init().StartState(ctx)
 	if err != nil {
 		_ = client.Delete(context.WithoutCancel(ctx), true)
-		return err
+		return startError(err)
 	}
 	c.State = State{
 		Status:    container.StateRunning,
@@ -452,7 +447,7 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	case restart:
 		s.scheduleRestart(c, delay)
 	case autoRemove:
-		if err := s.Remove(context.Background(), c.ID, RemoveOptions{RemoveVolumes: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrConflict) {
+		if err := s.Remove(context.Background(), c.ID, RemoveOptions{RemoveVolumes: true, afterExit: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrConflict) {
 			s.log.Warn("auto-remove failed", "container", c.ID, "err", err)
 		}
 	}

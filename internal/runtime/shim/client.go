@@ -136,6 +136,17 @@ func (p *Process) Start(ctx context.Context) error {
 	return p.c.do(ctx, http.MethodPost, "/start", p.query(), nil, nil)
 }
 
+// StartState starts the process and returns its state once started, in one
+// round trip (a shim from before that answer takes a second).
+func (p *Process) StartState(ctx context.Context) (State, error) {
+	var st State
+	err := p.c.do(ctx, http.MethodPost, "/start", p.query(), nil, &st)
+	if errors.Is(err, errNoContent) {
+		return p.State(ctx)
+	}
+	return st, err
+}
+
 // Signal sends sig to the process.
 func (p *Process) Signal(ctx context.Context, sig syscall.Signal) error {
 	q := p.query()
@@ -256,6 +267,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	if resp.StatusCode == http.StatusNoContent {
+		return errNoContent
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return errdefs.Unavailable(errClosed)
@@ -264,6 +278,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	return nil
 }
+
+// errNoContent: a call that wanted an answer got 204.
+var errNoContent = errors.New("shim: no content")
 
 // responseError turns the shim's error body back into an errdefs class, so
 // the daemon's error mapping sees the same class the shim chose.

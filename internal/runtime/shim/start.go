@@ -120,8 +120,17 @@ func waitServing(ctx context.Context, cmd *exec.Cmd, exited <-chan error, rd *os
 		_ = cmd.Process.Kill()
 		return nil, ctx.Err()
 	}
-	// The pipe closed without a message: either the shim is serving or it
-	// died before it could say why.
+	// The pipe closed without a message: either the shim listens on its
+	// socket (it closes the pipe only then: the socket's existence says so
+	// without a round trip) or it died before it could say why.
+	if _, err := os.Stat(socket); err == nil {
+		select {
+		case werr := <-exited:
+			return nil, fmt.Errorf("shim exited before serving: %v", werr)
+		default:
+			return NewClient(socket), nil
+		}
+	}
 	for {
 		c, err := Dial(ctx, socket)
 		if err == nil {

@@ -35,19 +35,23 @@ func (s *server) routes() http.Handler {
 	plain := func(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 		return proc(func(w http.ResponseWriter, r *http.Request, _ *process) error { return h(w, r) })
 	}
-	mux.HandleFunc("GET /state", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
+	state := func(p *process) shim.State {
 		st := p.state()
 		if p.id == "" {
 			st.Status = s.status()
 		}
-		return writeJSON(w, st)
+		return st
+	}
+	mux.HandleFunc("GET /state", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
+		return writeJSON(w, state(p))
 	}))
+	// The answer is the started process's state, which saves the daemon a
+	// round trip for its pid.
 	mux.HandleFunc("POST /start", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
 		if err := s.start(p); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return writeJSON(w, state(p))
 	}))
 	mux.HandleFunc("POST /signal", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
 		sig, err := strconv.Atoi(r.URL.Query().Get("sig"))
