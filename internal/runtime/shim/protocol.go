@@ -11,7 +11,7 @@
 // (bad request), 404 (no such exec), 409 (wrong state) or 500.
 //
 //	GET  /state[?exec=ID]       -> State
-//	POST /start[?exec=ID]       -> 204; starts init (or a created exec)
+//	POST /start[?exec=ID]       -> State; starts init (or a created exec)
 //	POST /signal?sig=N[&exec=ID] -> 204
 //	GET  /wait[?exec=ID]        -> Exit, once the process has exited and its
 //	                               output is fully written
