@@ -151,3 +151,25 @@ func TestRank(t *testing.T) {
 		t.Error("unknown package must not be placed")
 	}
 }
+
+// TestShimLinksNoHTTPStack: berth-shim is also the init of every container
+// and exec, so every package it links is initialised at each start; it
+// serves its socket with its own small HTTP/1.1 server and links neither
+// net/http nor TLS (see docs/ARCHITECTURE.md).
+func TestShimLinksNoHTTPStack(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-tags", "seccomp netgo osusergo", "./cmd/berth-shim")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 50 {
+		t.Fatalf("go list -deps gave %d packages: %q", len(deps), out)
+	}
+	for _, d := range deps {
+		if d == "net/http" || d == "crypto/tls" || strings.HasPrefix(d, "net/http/") {
+			t.Errorf("berth-shim links %s", d)
+		}
+	}
+}

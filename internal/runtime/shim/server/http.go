@@ -6,65 +6,72 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/errdefs"
-	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/shim/api"
 )
 
-type handler func(w http.ResponseWriter, r *http.Request, p *process) error
+type handler func(w *response, r *request, p *process) error
 
-func (s *server) routes() http.Handler {
-	mux := http.NewServeMux()
+// routes returns the shim's API (see package api) as a handler for httpd.
+func (s *server) routes() func(w *response, r *request) {
+	routes := map[string]func(w *response, r *request){}
+	paths := map[string]bool{}
+	handle := func(pattern string, h func(w *response, r *request)) {
+		routes[pattern] = h
+		_, path, _ := strings.Cut(pattern, " ")
+		paths[path] = true
+	}
 	// Routes acting on a process take ?exec=ID; without it, init.
-	proc := func(h handler) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			p, err := s.process(r.URL.Query().Get("exec"))
+	proc := func(h handler) func(w *response, r *request) {
+		return func(w *response, r *request) {
+			p, err := s.process(r.Query().Get("exec"))
 			if err == nil {
 				err = h(w, r, p)
 			}
-			if err != nil {
+			if err != nil && !w.hijacked {
 				writeError(w, err)
 			}
 		}
 	}
-	plain := func(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-		return proc(func(w http.ResponseWriter, r *http.Request, _ *process) error { return h(w, r) })
+	plain := func(h func(w *response, r *request) error) func(w *response, r *request) {
+		return proc(func(w *response, r *request, _ *process) error { return h(w, r) })
 	}
-	state := func(p *process) shim.State {
+	state := func(p *process) api.State {
 		st := p.state()
 		if p.id == "" {
 			st.Status = s.status()
 		}
 		return st
 	}
-	mux.HandleFunc("GET /state", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
+	handle("GET /state", proc(func(w *response, r *request, p *process) error {
 		return writeJSON(w, state(p))
 	}))
 	// The answer is the started process's state, which saves the daemon a
 	// round trip for its pid.
-	mux.HandleFunc("POST /start", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
+	handle("POST /start", proc(func(w *response, r *request, p *process) error {
 		if err := s.start(p); err != nil {
 			return err
 		}
 		return writeJSON(w, state(p))
 	}))
-	mux.HandleFunc("POST /signal", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
-		sig, err := strconv.Atoi(r.URL.Query().Get("sig"))
+	handle("POST /signal", proc(func(w *response, r *request, p *process) error {
+		sig, err := strconv.Atoi(r.Query().Get("sig"))
 		if err != nil || sig <= 0 || sig > 64 {
-			return errdefs.InvalidParameter(errors.New("invalid signal: " + r.URL.Query().Get("sig")))
+			return errdefs.InvalidParameter(errors.New("invalid signal: " + r.Query().Get("sig")))
 		}
 		if err := s.signal(p, unix.Signal(sig)); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	mux.HandleFunc("GET /wait", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
+	handle("GET /wait", proc(func(w *response, r *request, p *process) error {
 		select {
 		case <-p.done:
 			return writeJSON(w, p.exit())
@@ -72,9 +79,9 @@ func (s *server) routes() http.Handler {
 			return nil
 		}
 	}))
-	mux.HandleFunc("POST /attach", proc(s.attach))
-	mux.HandleFunc("POST /resize", proc(func(w http.ResponseWriter, r *http.Request, p *process) error {
-		q := r.URL.Query()
+	handle("POST /attach", proc(s.attach))
+	handle("POST /resize", proc(func(w *response, r *request, p *process) error {
+		q := r.Query()
 		h, err1 := strconv.ParseUint(q.Get("h"), 10, 16)
 		wd, err2 := strconv.ParseUint(q.Get("w"), 10, 16)
 		if err1 != nil || err2 != nil {
@@ -87,43 +94,43 @@ func (s *server) routes() http.Handler {
 		if err := unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	mux.HandleFunc("POST /exec", plain(func(w http.ResponseWriter, r *http.Request) error {
-		var req shim.ExecRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	handle("POST /exec", plain(func(w *response, r *request) error {
+		var req api.ExecRequest
+		if err := json.NewDecoder(r.Body()).Decode(&req); err != nil {
 			return errdefs.InvalidParameter(err)
 		}
 		id, err := s.newExec(req)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, shim.ExecResponse{ID: id})
+		return writeJSON(w, api.ExecResponse{ID: id})
 	}))
-	mux.HandleFunc("POST /pause", plain(func(w http.ResponseWriter, r *http.Request) error {
-		if s.init.state().Status != shim.StatusRunning {
+	handle("POST /pause", plain(func(w *response, r *request) error {
+		if s.init.state().Status != api.StatusRunning {
 			return errdefs.Conflict(errors.New("container is not running"))
 		}
 		if err := s.container.Pause(); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	mux.HandleFunc("POST /resume", plain(func(w http.ResponseWriter, r *http.Request) error {
-		if s.status() != shim.StatusPaused {
+	handle("POST /resume", plain(func(w *response, r *request) error {
+		if s.status() != api.StatusPaused {
 			return errdefs.Conflict(errors.New("container is not paused"))
 		}
 		if err := s.container.Resume(); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	mux.HandleFunc("POST /update", plain(func(w http.ResponseWriter, r *http.Request) error {
+	handle("POST /update", plain(func(w *response, r *request) error {
 		var res specs.LinuxResources
-		if err := json.NewDecoder(r.Body).Decode(&res); err != nil {
+		if err := json.NewDecoder(r.Body()).Decode(&res); err != nil {
 			return errdefs.InvalidParameter(fmt.Errorf("decoding resources: %w", err))
 		}
 		cfg := s.container.Config()
@@ -131,52 +138,49 @@ func (s *server) routes() http.Handler {
 		if err := s.container.Set(cfg); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	mux.HandleFunc("GET /stats", plain(func(w http.ResponseWriter, r *http.Request) error {
+	handle("GET /stats", plain(func(w *response, r *request) error {
 		st, err := s.container.Stats()
 		if err != nil {
 			return err
 		}
 		return writeJSON(w, st)
 	}))
-	mux.HandleFunc("POST /delete", plain(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.delete(r.Context(), r.URL.Query().Get("force") == "1"); err != nil {
+	handle("POST /delete", plain(func(w *response, r *request) error {
+		if err := s.delete(r.Context(), r.Query().Get("force") == "1"); err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 		return nil
 	}))
-	return mux
+	return func(w *response, r *request) {
+		if h := routes[r.method+" "+r.path]; h != nil {
+			h(w, r)
+			return
+		}
+		if paths[r.path] {
+			w.WriteHeader(405)
+			writeError(w, errors.New("method not allowed"))
+			return
+		}
+		writeError(w, errdefs.NotFound(errors.New("page not found")))
+	}
 }
 
 // attach hijacks the connection: output (framed unless tty) flows to the
 // client until the process's output ends; the client's bytes go to stdin.
-func (s *server) attach(w http.ResponseWriter, r *http.Request, p *process) error {
-	q := r.URL.Query()
+func (s *server) attach(w *response, r *request, p *process) error {
+	q := r.Query()
 	wantStdin := q.Get("stdin") == "1" && p.withStdin
 	if wantStdin && !p.acquireStdin() {
 		return errdefs.Conflict(errors.New("another client is attached to stdin"))
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		if wantStdin {
-			p.releaseStdin(false)
-		}
-		return errors.New("connection cannot be hijacked")
-	}
 	// Subscribe before answering, so no output falls between the answer and
 	// the subscription.
 	sub := p.out.subscribe(q.Get("stdout") == "1", q.Get("stderr") == "1")
-	conn, rw, err := hj.Hijack()
-	if err != nil {
-		p.out.unsubscribe(sub)
-		if wantStdin {
-			p.releaseStdin(false)
-		}
-		return err
-	}
+	conn, rw := w.Hijack()
 	ctype := "application/vnd.docker.multiplexed-stream"
 	if p.tty {
 		ctype = "application/vnd.docker.raw-stream"
@@ -213,22 +217,27 @@ func (s *server) attach(w http.ResponseWriter, r *http.Request, p *process) erro
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, v any) error {
-	w.Header().Set("Content-Type", "application/json")
+func writeJSON(w *response, v any) error {
+	w.SetContentType("application/json")
 	return json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
+// writeError answers err as {"message": ...} with the status of its class;
+// a status the handler set already (an error status) stays.
+func writeError(w *response, err error) {
+	status := 500
 	switch {
 	case errors.Is(err, errdefs.ErrInvalidArgument):
-		status = http.StatusBadRequest
+		status = 400
 	case errors.Is(err, errdefs.ErrNotFound):
-		status = http.StatusNotFound
+		status = 404
 	case errors.Is(err, errdefs.ErrConflict):
-		status = http.StatusConflict
+		status = 409
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	if w.status < 400 {
+		w.WriteHeader(status)
+	}
+	w.body.Reset()
+	w.SetContentType("application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": err.Error()})
 }

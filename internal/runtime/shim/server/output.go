@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/shim/api"
 )
 
 // jsonLog writes Docker's json-file format: one object per line. Each line is
@@ -128,7 +128,7 @@ type broadcaster struct {
 }
 
 type subscriber struct {
-	streams uint8 // bit 1<<shim.Stdout, 1<<shim.Stderr
+	streams uint8 // bit 1<<api.Stdout, 1<<api.Stderr
 	ch      chan chunk
 }
 
@@ -179,10 +179,10 @@ func (b *broadcaster) close() {
 func (b *broadcaster) subscribe(stdout, stderr bool) *subscriber {
 	s := &subscriber{ch: make(chan chunk, subscriberQueue)}
 	if stdout {
-		s.streams |= 1 << shim.Stdout
+		s.streams |= 1 << api.Stdout
 	}
 	if stderr {
-		s.streams |= 1 << shim.Stderr
+		s.streams |= 1 << api.Stderr
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -210,7 +210,7 @@ func (b *broadcaster) serve(s *subscriber, conn net.Conn) {
 		if b.tty {
 			_, err = conn.Write(c.data)
 		} else {
-			h := shim.FrameHeader(c.stream, len(c.data))
+			h := api.FrameHeader(c.stream, len(c.data))
 			_, err = (&net.Buffers{h[:], c.data}).WriteTo(conn)
 		}
 		if err != nil {

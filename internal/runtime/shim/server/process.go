@@ -14,7 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/shim/api"
 )
 
 // process is init or one exec process, with the stdio the shim owns for it.
@@ -49,7 +49,7 @@ type process struct {
 	startedAt  time.Time
 	finishedAt time.Time
 	done       chan struct{} // closed once exited and output drained
-	onDone     func(*shim.Exit)
+	onDone     func(*api.Exit)
 	oomKilled  bool
 }
 
@@ -69,7 +69,7 @@ func newProcess(id string, sp *specs.Process, withStdin bool, log *jsonLog) (*pr
 		lp:        lp,
 		out:       newBroadcaster(sp.Terminal),
 		log:       log,
-		status:    shim.StatusCreated,
+		status:    api.StatusCreated,
 		done:      make(chan struct{}),
 		withStdin: withStdin,
 		ioReady:   make(chan struct{}),
@@ -132,8 +132,8 @@ func (p *process) setupIO(withStdin bool) error {
 		errLog = &lineSplitter{log: p.log, stream: "stderr"}
 	}
 	p.pumps.Add(2)
-	go func() { defer p.pumps.Done(); pump(or, shim.Stdout, outLog, p.out) }()
-	go func() { defer p.pumps.Done(); pump(er, shim.Stderr, errLog, p.out) }()
+	go func() { defer p.pumps.Done(); pump(or, api.Stdout, outLog, p.out) }()
+	go func() { defer p.pumps.Done(); pump(er, api.Stderr, errLog, p.out) }()
 	return nil
 }
 
@@ -167,7 +167,7 @@ func (p *process) started() error {
 		outLog = &lineSplitter{log: p.log, stream: "stdout"}
 	}
 	p.pumps.Add(1)
-	go func() { defer p.pumps.Done(); pump(res.f, shim.Stdout, outLog, p.out) }()
+	go func() { defer p.pumps.Done(); pump(res.f, api.Stdout, outLog, p.out) }()
 	return nil
 }
 
@@ -191,10 +191,10 @@ func (p *process) exited(ws unix.WaitStatus) {
 	p.out.close()
 
 	p.mu.Lock()
-	p.status = shim.StatusStopped
+	p.status = api.StatusStopped
 	p.exitCode = code
 	p.finishedAt = at
-	e := shim.Exit{Pid: p.pid, ExitCode: code, ExitedAt: at}
+	e := api.Exit{Pid: p.pid, ExitCode: code, ExitedAt: at}
 	onDone := p.onDone
 	p.mu.Unlock()
 	if onDone != nil {
@@ -221,10 +221,10 @@ func (p *process) closeAll() {
 	}
 }
 
-func (p *process) state() shim.State {
+func (p *process) state() api.State {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return shim.State{
+	return api.State{
 		ID:         p.id,
 		Pid:        p.pid,
 		ShimPid:    os.Getpid(),
@@ -237,10 +237,10 @@ func (p *process) state() shim.State {
 	}
 }
 
-func (p *process) exit() shim.Exit {
+func (p *process) exit() api.Exit {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return shim.Exit{Pid: p.pid, ExitCode: p.exitCode, OOMKilled: p.oomKilled, ExitedAt: p.finishedAt}
+	return api.Exit{Pid: p.pid, ExitCode: p.exitCode, OOMKilled: p.oomKilled, ExitedAt: p.finishedAt}
 }
 
 // acquireStdin admits one stdin writer at a time: interleaved writes from two

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/errdefs"
-	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/runtime/shim/api"
 )
 
 // Config is berth-shim's command line.
@@ -64,7 +63,7 @@ type server struct {
 	once     sync.Once
 	oom      atomic.Bool
 	// preload, when set, starts every process through berth-entry with a
-	// precompiled seccomp program (see shim.EntryAnnotation).
+	// precompiled seccomp program (see api.EntryAnnotation).
 	preload *preload
 	// berthInit: init is berth-init (--init), whose first signals wait for
 	// its handlers (settleSignal).
@@ -98,7 +97,7 @@ func Run(cfg Config) (err error) {
 		return err
 	}
 	_ = os.Chmod(cfg.Socket, 0o600)
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPD(s.routes(), "GET /wait")
 	shutDown := make(chan struct{})
 	go func() {
 		defer close(shutDown)
@@ -107,13 +106,13 @@ func Run(cfg Config) (err error) {
 		defer cancel()
 		// Shutdown leaves hijacked attach connections alone; they end with
 		// the process's output, which has ended by now.
-		_ = srv.Shutdown(ctx)
+		srv.shutdown(ctx)
 	}()
 	ready.Close()
 	ready = nil
-	err = srv.Serve(l)
+	err = srv.serve(l)
 	_ = os.Remove(cfg.Socket)
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, errServerClosed) {
 		// Serve returns as Shutdown starts; the answer to /delete is still
 		// being written.
 		<-shutDown
@@ -134,7 +133,7 @@ func (s *server) create() error {
 	if sp.Process == nil {
 		return errors.New("config.json has no process")
 	}
-	s.berthInit = len(sp.Process.Args) > 0 && sp.Process.Args[0] == shim.InitPath
+	s.berthInit = len(sp.Process.Args) > 0 && sp.Process.Args[0] == api.InitPath
 	if sp.Process.Terminal != s.cfg.Tty {
 		return fmt.Errorf("--tty=%v but config.json has process.terminal=%v", s.cfg.Tty, sp.Process.Terminal)
 	}
@@ -150,7 +149,7 @@ func (s *server) create() error {
 	// If the shim dies (kill -9), its container dies with it rather than
 	// run on with nobody to reap it, log it or report its exit.
 	config.ParentDeathSignal = int(unix.SIGKILL)
-	if entry := sp.Annotations[shim.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) &&
+	if entry := sp.Annotations[api.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) &&
 		sp.Process.ApparmorProfile == "" && sp.Process.SelinuxLabel == "" {
 		pl, err := newPreload(config.Seccomp, filepath.Join(s.cfg.StateDir, ".seccomp"), entry, s.reaper)
 		if err != nil {
@@ -215,9 +214,9 @@ func (s *server) create() error {
 // outlive the daemon, not the machine (the exec root is a tmpfs, and after a
 // reboot no container is running anyway), and a sync would cost every exit
 // milliseconds on a disk.
-func (s *server) initExited(e *shim.Exit) {
+func (s *server) initExited(e *api.Exit) {
 	e.OOMKilled = s.oom.Load()
-	if err := writeFileAtomic(filepath.Join(filepath.Dir(s.cfg.Socket), shim.ExitFileName), e); err != nil {
+	if err := writeFileAtomic(filepath.Join(filepath.Dir(s.cfg.Socket), api.ExitFileName), e); err != nil {
 		slog.Error("writing exit file", "id", s.cfg.ID, "err", err)
 	}
 }
@@ -257,14 +256,14 @@ func (s *server) process(id string) (*process, error) {
 
 func (s *server) start(p *process) error {
 	p.mu.Lock()
-	if p.status != shim.StatusCreated {
+	if p.status != api.StatusCreated {
 		st := p.status
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Errorf("process is %s, not created", st))
 	}
 	// Set before starting: a process as short as /bin/true may have exited
 	// (and be marked stopped) before the start call returns.
-	p.status = shim.StatusRunning
+	p.status = api.StatusRunning
 	p.startedAt = time.Now()
 	p.mu.Unlock()
 
@@ -281,9 +280,9 @@ func (s *server) start(p *process) error {
 		waitExecve(p.pid)
 		return nil
 	}
-	if st := s.status(); st != shim.StatusRunning {
+	if st := s.status(); st != api.StatusRunning {
 		p.mu.Lock()
-		p.status = shim.StatusCreated
+		p.status = api.StatusCreated
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Errorf("container is %s, not running", st))
 	}
@@ -315,10 +314,10 @@ func (s *server) start(p *process) error {
 		p.closeAll()
 		p.out.close()
 		p.mu.Lock()
-		p.status = shim.StatusStopped
+		p.status = api.StatusStopped
 		p.exitCode = 126
 		p.finishedAt = time.Now()
-		e := shim.Exit{ExitCode: 126, ExitedAt: p.finishedAt}
+		e := api.Exit{ExitCode: 126, ExitedAt: p.finishedAt}
 		p.mu.Unlock()
 		if p.onDone != nil {
 			p.onDone(&e)
@@ -330,7 +329,7 @@ func (s *server) start(p *process) error {
 }
 
 func (s *server) signal(p *process, sig unix.Signal) error {
-	if st := p.state().Status; st == shim.StatusStopped {
+	if st := p.state().Status; st == api.StatusStopped {
 		return errdefs.Conflict(errors.New("process is not running"))
 	}
 	if p.id == "" {
@@ -345,8 +344,8 @@ func (s *server) signal(p *process, sig unix.Signal) error {
 	return p.lp.Signal(sig)
 }
 
-func (s *server) newExec(req shim.ExecRequest) (string, error) {
-	if st := s.status(); st != shim.StatusRunning {
+func (s *server) newExec(req api.ExecRequest) (string, error) {
+	if st := s.status(); st != api.StatusRunning {
 		return "", errdefs.Conflict(fmt.Errorf("container is %s, not running", st))
 	}
 	s.mu.Lock()
@@ -363,7 +362,7 @@ func (s *server) newExec(req shim.ExecRequest) (string, error) {
 	}
 	// Health checks exec every few seconds for the container's life; an
 	// exec is kept only long enough for the daemon to collect its exit.
-	p.onDone = func(*shim.Exit) {
+	p.onDone = func(*api.Exit) {
 		time.AfterFunc(execRetention, func() {
 			s.mu.Lock()
 			delete(s.execs, id)
@@ -378,11 +377,11 @@ func (s *server) newExec(req shim.ExecRequest) (string, error) {
 
 func (s *server) delete(ctx context.Context, force bool) error {
 	st := s.init.state().Status
-	if st == shim.StatusRunning || st == shim.StatusPaused {
+	if st == api.StatusRunning || st == api.StatusPaused {
 		if !force {
 			return errdefs.Conflict(errors.New("container is running: stop it before deleting, or force"))
 		}
-		if st == shim.StatusPaused {
+		if st == api.StatusPaused {
 			_ = s.container.Resume()
 		}
 		_ = s.container.Signal(unix.SIGKILL)
@@ -406,9 +405,9 @@ func (s *server) delete(ctx context.Context, force bool) error {
 
 func (s *server) status() string {
 	st := s.init.state().Status
-	if st == shim.StatusRunning {
+	if st == api.StatusRunning {
 		if cs, err := s.container.Status(); err == nil && cs == libcontainer.Paused {
-			return shim.StatusPaused
+			return api.StatusPaused
 		}
 	}
 	return st
@@ -443,8 +442,8 @@ func waitExecve(pid int) {
 // protocol's messages): built lazily, they are a good part of a shim's first
 // milliseconds. A spare shim calls it while it waits (see shim.Spares).
 func Prewarm() {
-	for _, v := range []any{&specs.Spec{}, &libcontainer.State{}, &configs.Config{}, &shim.State{}, &shim.Exit{},
-		&shim.ExecRequest{}, &shim.ExecResponse{}, &shim.Stats{}, &logRecord{}} {
+	for _, v := range []any{&specs.Spec{}, &libcontainer.State{}, &configs.Config{}, &api.State{}, &api.Exit{},
+		&api.ExecRequest{}, &api.ExecResponse{}, &api.Stats{}, &logRecord{}} {
 		_, _ = json.Marshal(v)
 	}
 }
