@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -170,38 +171,45 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 		return err
 	}
 	client := s.shimFor(c)
-	p, err := client.Exec(ctx, shim.ExecRequest{Process: *proc, Stdin: e.Opts.AttachStdin && conn != nil})
-	if err != nil {
-		client.Close()
-		return fmt.Errorf("exec: %w", err)
+	attach := shim.AttachOptions{Stdin: e.Opts.AttachStdin, Stdout: e.Opts.AttachStdout, Stderr: e.Opts.AttachStderr, CloseStdin: true}
+	req := shim.ExecRequest{Process: *proc, Stdin: e.Opts.AttachStdin && conn != nil}
+	var (
+		p      *shim.Process
+		st     shim.State
+		stream *shim.Stream
+	)
+	if conn != nil {
+		// Create, attach and start in one round trip.
+		p, st, stream, err = client.ExecAttachStart(ctx, req, attach)
+		if err != nil && !errors.Is(err, shim.ErrNotSupported) {
+			client.Close()
+			return s.execNotStarted(e, err)
+		}
+	}
+	if p == nil {
+		p, err = client.Exec(ctx, req)
+		if err != nil {
+			client.Close()
+			return fmt.Errorf("exec: %w", err)
+		}
+		if conn != nil {
+			stream, err = p.Attach(ctx, attach)
+			if err != nil {
+				client.Close()
+				return fmt.Errorf("exec attach: %w", err)
+			}
+		}
+		st, err = p.StartState(ctx)
+		if err != nil {
+			if stream != nil {
+				stream.Close()
+			}
+			client.Close()
+			return s.execNotStarted(e, err)
+		}
 	}
 	e.mu.Lock()
 	e.shimID = p.ID()
-	e.mu.Unlock()
-
-	var stream *shim.Stream
-	if conn != nil {
-		stream, err = p.Attach(ctx, shim.AttachOptions{Stdin: e.Opts.AttachStdin, Stdout: e.Opts.AttachStdout, Stderr: e.Opts.AttachStderr, CloseStdin: true})
-		if err != nil {
-			client.Close()
-			return fmt.Errorf("exec attach: %w", err)
-		}
-	}
-	st, err := p.StartState(ctx)
-	if err != nil {
-		if stream != nil {
-			stream.Close()
-		}
-		client.Close()
-		// As dockerd: the exec's exit code tells why it never ran.
-		code := startErrorExitCode(err)
-		e.mu.Lock()
-		e.ExitCode = &code
-		e.mu.Unlock()
-		close(e.done)
-		return startError(err)
-	}
-	e.mu.Lock()
 	e.Pid = st.Pid
 	e.Running = true
 	e.mu.Unlock()
@@ -237,6 +245,17 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 	case <-ctx.Done():
 	}
 	return err
+}
+
+// execNotStarted records why an exec never ran, as dockerd does: its exit
+// code (126, 127) tells the client.
+func (s *Service) execNotStarted(e *execConfig, err error) error {
+	code := startErrorExitCode(err)
+	e.mu.Lock()
+	e.ExitCode = &code
+	e.mu.Unlock()
+	close(e.done)
+	return startError(err)
 }
 
 // ExecResize resizes an exec's terminal.

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-engine/berth/internal/errdefs"
+	"github.com/berth-engine/berth/internal/runtime/shim/api"
 )
 
 // Client talks to one shim over its socket. It is safe for concurrent use and
@@ -199,37 +200,80 @@ func (s *Stream) CloseWrite() error {
 // Attach connects to the process's streams. Attach before Start to see all
 // output; more than one attacher may read, only one may write stdin at a time.
 func (p *Process) Attach(ctx context.Context, opts AttachOptions) (*Stream, error) {
-	q := p.query()
+	q := attachQuery(p.query(), opts)
+	s, _, err := p.c.upgrade(ctx, "/attach?"+q.Encode(), nil)
+	return s, err
+}
+
+func attachQuery(q url.Values, opts AttachOptions) url.Values {
 	for k, v := range map[string]bool{"stdin": opts.Stdin, "stdout": opts.Stdout, "stderr": opts.Stderr, "closeStdin": opts.CloseStdin} {
 		if v {
 			q.Set(k, "1")
 		}
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", p.c.socket)
+	return q
+}
+
+// ErrNotSupported is a shim's answer to a route it does not have: a shim
+// started by an older daemon, still running its container.
+var ErrNotSupported = errors.New("not supported by this shim")
+
+// ExecAttachStart creates an exec process, attaches to its streams and
+// starts it, in one round trip. A shim without that route (an older one)
+// gives ErrNotSupported: use Exec, Attach and StartState then.
+func (c *Client) ExecAttachStart(ctx context.Context, req ExecRequest, opts AttachOptions) (*Process, State, *Stream, error) {
+	b, err := json.Marshal(req)
 	if err != nil {
-		return nil, errdefs.Unavailable(fmt.Errorf("dialing shim: %w", err))
+		return nil, State{}, nil, err
+	}
+	s, resp, err := c.upgrade(ctx, "/exec/start?"+attachQuery(url.Values{}, opts).Encode(), b)
+	if err != nil {
+		return nil, State{}, nil, err
+	}
+	id := resp.Header.Get(api.ExecIDHeader)
+	pid, perr := strconv.Atoi(resp.Header.Get(api.ExecPidHeader))
+	if id == "" || perr != nil {
+		s.Close()
+		return nil, State{}, nil, fmt.Errorf("shim: exec start answer without its exec id and pid")
+	}
+	return c.ExecProcess(id), State{ID: id, Pid: pid, Status: StatusRunning}, s, nil
+}
+
+// upgrade sends a POST that the shim answers with 101 and a stream.
+func (c *Client) upgrade(ctx context.Context, target string, body []byte) (*Stream, *http.Response, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.socket)
+	if err != nil {
+		return nil, nil, errdefs.Unavailable(fmt.Errorf("dialing shim: %w", err))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	req := "POST /attach?" + q.Encode() + " HTTP/1.1\r\nHost: shim\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
+	req := "POST " + target + " HTTP/1.1\r\nHost: shim\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+	if body != nil {
+		req += "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"+string(body)); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer conn.Close()
-		return nil, responseError(resp)
+		if resp.StatusCode == http.StatusNotFound && resp.Header.Get("Content-Type") != "application/json" {
+			// net/http's mux (older shims) answers unknown routes in
+			// plain text; our routes answer JSON errors.
+			return nil, nil, ErrNotSupported
+		}
+		return nil, nil, responseError(resp)
 	}
 	_ = conn.SetDeadline(noDeadline)
-	return &Stream{Conn: conn, r: br}, nil
+	return &Stream{Conn: conn, r: br}, resp, nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {

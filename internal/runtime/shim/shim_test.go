@@ -879,6 +879,46 @@ func TestShimRSS(t *testing.T) {
 	}
 }
 
+// TestExecAttachStart: one round trip creates, attaches and starts an exec;
+// a start failure is its answer; stdin flows.
+func TestExecAttachStart(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	ctx := ctxT(t)
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proc := specs.Process{Args: []string{"sh", "-c", "echo x; echo y >&2; read l; echo got $l; exit 5"}, Env: []string{"PATH=/bin"}, Cwd: "/"}
+	p, st, s, err := c.client.ExecAttachStart(ctx, shim.ExecRequest{Process: proc, Stdin: true},
+		shim.AttachOptions{Stdin: true, Stdout: true, Stderr: true, CloseStdin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st.Pid <= 0 || st.ID != p.ID() {
+		t.Errorf("state %+v for exec %s", st, p.ID())
+	}
+	if got, err := p.State(ctx); err != nil || got.Pid != st.Pid || got.Status != shim.StatusRunning && got.Status != shim.StatusStopped {
+		t.Errorf("exec state %+v, %v; answered pid %d", got, err, st.Pid)
+	}
+	if _, err := io.WriteString(s, "in\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.CloseWrite()
+	stdout, stderr := demux(t, s)
+	if stdout != "x\ngot in\n" || stderr != "y\n" {
+		t.Errorf("stdout %q stderr %q", stdout, stderr)
+	}
+	if e, err := p.Wait(ctx); err != nil || e.ExitCode != 5 {
+		t.Errorf("exit %+v, %v", e, err)
+	}
+
+	_, _, _, err = c.client.ExecAttachStart(ctx, shim.ExecRequest{Process: specs.Process{Args: []string{"nosuchcmd"}, Env: []string{"PATH=/bin"}, Cwd: "/"}},
+		shim.AttachOptions{Stdout: true})
+	if err == nil || errors.Is(err, shim.ErrNotSupported) || !strings.Contains(err.Error(), "executable file not found") {
+		t.Errorf("exec of a missing command: %v", err)
+	}
+}
+
 // waitSpare waits for p to have a spare and returns its pid.
 func waitSpare(t testing.TB, p *shim.Spares) int {
 	t.Helper()

@@ -18,6 +18,10 @@
 //	POST /resize?h=H&w=W[&exec=ID] -> 204
 //	POST /exec  ExecRequest     -> ExecResponse (created, not started; an
 //	                               exec is forgotten 5 minutes after it exits)
+//	POST /exec/start?stdin=1&stdout=1&stderr=1[&closeStdin=1]  ExecRequest
+//	                            -> 101 with ExecIDHeader and ExecPidHeader,
+//	                               then the stream: /exec, /attach and /start
+//	                               in one round trip (or the start's error)
 //	POST /pause, POST /resume   -> 204 (cgroup freezer)
 //	GET  /stats                 -> Stats
 //	POST /update  specs.LinuxResources -> 204; sets the cgroup limits given
@@ -139,6 +143,12 @@ func ReadExitFile(dir string) (Exit, error) {
 // Compiling Docker's default profile costs libcontainer's init tens of
 // milliseconds on every start and exec.
 const EntryAnnotation = "io.berth.entry"
+
+// Headers of the 101 answer to POST /exec/start.
+const (
+	ExecIDHeader  = "X-Berth-Exec-Id"
+	ExecPidHeader = "X-Berth-Exec-Pid"
+)
 
 // InitPath is where --init's init (berth-init) appears in the container,
 // docker's path. The shim treats a process starting there as berth-init.

@@ -80,6 +80,7 @@ func (s *server) routes() func(w *response, r *request) {
 		}
 	}))
 	handle("POST /attach", proc(s.attach))
+	handle("POST /exec/start", plain(s.execAttachStart))
 	handle("POST /resize", proc(func(w *response, r *request, p *process) error {
 		q := r.Query()
 		h, err1 := strconv.ParseUint(q.Get("h"), 10, 16)
@@ -172,6 +173,40 @@ func (s *server) routes() func(w *response, r *request) {
 // attach hijacks the connection: output (framed unless tty) flows to the
 // client until the process's output ends; the client's bytes go to stdin.
 func (s *server) attach(w *response, r *request, p *process) error {
+	return s.attachStream(w, r, p, nil)
+}
+
+// execAttachStart creates an exec process, attaches the connection to it and
+// starts it: what the daemon does for `docker exec` in one round trip instead
+// of three. The 101 answer names the exec and its pid (ExecIDHeader,
+// ExecPidHeader); a failed start is answered with its error instead.
+func (s *server) execAttachStart(w *response, r *request) error {
+	var req api.ExecRequest
+	if err := json.NewDecoder(r.Body()).Decode(&req); err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	id, err := s.newExec(req)
+	if err != nil {
+		return err
+	}
+	p, err := s.process(id)
+	if err != nil {
+		return err
+	}
+	return s.attachStream(w, r, p, func() (string, error) {
+		if err := s.start(p); err != nil {
+			return "", err
+		}
+		st := p.state()
+		return api.ExecIDHeader + ": " + id + "\r\n" + api.ExecPidHeader + ": " + strconv.Itoa(st.Pid) + "\r\n", nil
+	})
+}
+
+// attachStream subscribes the connection to p's output (and stdin), hijacks
+// it and streams. With start, the process is started after the subscription
+// and before the answer, whose extra header lines start returns; a start
+// error is the answer then.
+func (s *server) attachStream(w *response, r *request, p *process, start func() (string, error)) error {
 	q := r.Query()
 	wantStdin := q.Get("stdin") == "1" && p.withStdin
 	if wantStdin && !p.acquireStdin() {
@@ -180,18 +215,29 @@ func (s *server) attach(w *response, r *request, p *process) error {
 	// Subscribe before answering, so no output falls between the answer and
 	// the subscription.
 	sub := p.out.subscribe(q.Get("stdout") == "1", q.Get("stderr") == "1")
+	release := func() {
+		p.out.unsubscribe(sub)
+		if wantStdin {
+			p.releaseStdin(false)
+		}
+	}
+	var extra string
+	if start != nil {
+		var err error
+		if extra, err = start(); err != nil {
+			release()
+			return err
+		}
+	}
 	conn, rw := w.Hijack()
 	ctype := "application/vnd.docker.multiplexed-stream"
 	if p.tty {
 		ctype = "application/vnd.docker.raw-stream"
 	}
-	_, _ = rw.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: " + ctype + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	_, _ = rw.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: " + ctype + "\r\n" + extra + "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
 	if err := rw.Flush(); err != nil {
 		conn.Close()
-		p.out.unsubscribe(sub)
-		if wantStdin {
-			p.releaseStdin(false)
-		}
+		release()
 		return nil
 	}
 	go func() {
