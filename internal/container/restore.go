@@ -73,6 +73,13 @@ func (s *Service) reconnectLocked(ctx context.Context, c *Container) {
 			s.recordExitLocked(ctx, c, shim.Exit{ExitCode: st.ExitCode, ExitedAt: st.FinishedAt}, client)
 			return
 		}
+		if err == nil && st.Status == shim.StatusCreated {
+			// The daemon died while starting it: init never ran. Its shim
+			// goes; the start counts as failed.
+			c.State.Error = "the daemon stopped while the container was starting"
+			s.recordExitLocked(ctx, c, shim.Exit{ExitCode: 255, ExitedAt: time.Now()}, client)
+			return
+		}
 	}
 	// No shim: the exit file says how init ended, if it did.
 	exit, ferr := shim.ReadExitFile(s.runDir(c.ID))

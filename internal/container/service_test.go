@@ -2,13 +2,16 @@ package container
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/berth-engine/berth/internal/events"
 	"github.com/berth-engine/berth/internal/layer"
 	"github.com/berth-engine/berth/internal/metadata"
+	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/snapshot/overlay"
 )
@@ -259,6 +263,88 @@ func TestRestoreAfterRestart(t *testing.T) {
 	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRestoreInterruptedStart: a daemon that dies while starting a
+// container leaves a record saying "running" and a shim whose init never
+// ran; the restarted daemon removes that shim and records a failed start.
+func TestRestoreInterruptedStart(t *testing.T) {
+	e := newEnv(t)
+	id, _, err := e.svc.Create(context.Background(), CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached, release := make(chan shim.State, 1), make(chan struct{})
+	defaultStartInit := startInit
+	t.Cleanup(func() { startInit = defaultStartInit })
+	startInit = func(ctx context.Context, client *shim.Client) (shim.State, error) {
+		st, _ := client.Init().State(ctx)
+		reached <- st
+		<-release
+		return shim.State{}, errors.New("interrupted")
+	}
+	started := make(chan error, 1)
+	go func() { started <- e.svc.Start(context.Background(), id) }()
+	var st shim.State
+	select {
+	case st = <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("start did not reach its init")
+	}
+	if st.Status != shim.StatusCreated || st.ShimPid == 0 {
+		t.Fatalf("shim state before the interruption: %+v", st)
+	}
+	// The "running" record lands while init would start.
+	stored := func() string {
+		st2, err := newStore(e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := st2.get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c.State.Status)
+	}
+	for i := 0; i < 500 && stored() != "running"; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := stored(); got != "running" {
+		t.Fatalf("stored state %q while starting, want running", got)
+	}
+	// The daemon "dies" here; a new one restores.
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc2.Restore(context.Background())
+	insp, err := svc2.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insp.State.Running || insp.State.Status != "exited" || insp.State.Error == "" {
+		t.Errorf("after restore: %+v", insp.State)
+	}
+	for i := 0; i < 500 && syscall.Kill(st.ShimPid, 0) == nil && !zombie(st.ShimPid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if syscall.Kill(st.ShimPid, 0) == nil && !zombie(st.ShimPid) {
+		_ = syscall.Kill(st.ShimPid, syscall.SIGKILL)
+		t.Error("the shim of the interrupted start still runs")
+	}
+	close(release)
+	<-started
+	e.svc.Close()
+	e.svc = svc2
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && strings.HasPrefix(string(b[i+2:]), "Z")
 }
 
 func TestRemoveRunningNeedsForce(t *testing.T) {

@@ -166,26 +166,50 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		return startError(err)
 	}
 	s.handOffAttachersLocked(c, client)
-	st, err := client.Init().StartState(ctx)
+	// The "running" record is written while init starts rather than after:
+	// a short command has often exited by the time its start returns, and
+	// its exit waits for c.mu. The record is not worse for lacking the pids
+	// (a restarted daemon asks the shim), nor for preceding the start: a
+	// crash in between finds the shim with a created init and removes it
+	// (Restore).
+	prev := c.State
+	c.State = State{
+		Status:    container.StateRunning,
+		StartedAt: time.Now().UTC(),
+		Health:    prev.Health, // the log carries over
+	}
+	record, err := json.Marshal(c)
 	if err != nil {
+		c.State = prev
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		return err
+	}
+	saved := make(chan error, 1)
+	go func() { saved <- s.store.put(c.ID, record) }()
+	st, err := startInit(ctx, client)
+	saveErr := <-saved
+	if err != nil {
+		c.State = prev
 		_ = client.Delete(context.WithoutCancel(ctx), true)
 		return startError(err)
 	}
-	c.State = State{
-		Status:    container.StateRunning,
-		Pid:       st.Pid,
-		ShimPid:   st.ShimPid,
-		StartedAt: time.Now().UTC(),
-		Health:    c.State.Health, // the log carries over
+	if saveErr != nil {
+		c.State = prev
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		return saveErr
 	}
+	c.State.Pid, c.State.ShimPid = st.Pid, st.ShimPid
 	s.startHealthLocked(c, true)
-	if err := s.store.save(c); err != nil {
-		return err
-	}
 	c.notifyLocked()
 	s.event(c, "start", nil)
 	s.watch(c, client)
 	return nil
+}
+
+// startInit starts the container's init through its shim (a variable for
+// tests that interrupt a start).
+var startInit = func(ctx context.Context, client *shim.Client) (shim.State, error) {
+	return client.Init().StartState(ctx)
 }
 
 // startError classes an error from creating or starting the container's
