@@ -283,13 +283,7 @@ func TestSpareShim(t *testing.T) {
 		t.Fatal("the used spare is still kept as the spare")
 	}
 	d.Kill()
-	for deadline := time.Now().Add(5 * time.Second); processAlive(next) && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if processAlive(next) {
-		_ = syscall.Kill(next, syscall.SIGKILL)
-		t.Error("the spare shim outlived its killed daemon")
-	}
+	expectGone(t, next, "the spare shim outlived its killed daemon")
 	d2 := harness.New(t, harness.Options{Dir: d.Dir})
 	if err := d2.Start(); err != nil {
 		t.Fatal(err)
@@ -299,12 +293,19 @@ func TestSpareShim(t *testing.T) {
 	}
 	spare = spareShim(t, d2.Pid())
 	d2.Stop()
-	for deadline := time.Now().Add(5 * time.Second); processAlive(spare) && time.Now().Before(deadline); {
+	expectGone(t, spare, "the spare shim outlived its stopped daemon")
+}
+
+// expectGone waits up to 5 s for pid to exit; if it does not, it reports
+// complaint and kills it.
+func expectGone(t *testing.T, pid int, complaint string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); processAlive(pid) && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if processAlive(spare) {
-		_ = syscall.Kill(spare, syscall.SIGKILL)
-		t.Error("the spare shim outlived its stopped daemon")
+	if processAlive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Error(complaint)
 	}
 }
 

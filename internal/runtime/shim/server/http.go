@@ -99,15 +99,11 @@ func (s *server) routes() func(w *response, r *request) {
 		return nil
 	}))
 	handle("POST /exec", plain(func(w *response, r *request) error {
-		var req api.ExecRequest
-		if err := json.NewDecoder(r.Body()).Decode(&req); err != nil {
-			return errdefs.InvalidParameter(err)
-		}
-		id, err := s.newExec(req)
+		p, err := s.execFromRequest(r)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, api.ExecResponse{ID: id})
+		return writeJSON(w, api.ExecResponse{ID: p.id})
 	}))
 	handle("POST /pause", plain(func(w *response, r *request) error {
 		if s.init.state().Status != api.StatusRunning {
@@ -181,18 +177,11 @@ func (s *server) attach(w *response, r *request, p *process) error {
 // of three. The 101 answer names the exec and its pid (ExecIDHeader,
 // ExecPidHeader); a failed start is answered with its error instead.
 func (s *server) execAttachStart(w *response, r *request) error {
-	var req api.ExecRequest
-	if err := json.NewDecoder(r.Body()).Decode(&req); err != nil {
-		return errdefs.InvalidParameter(err)
-	}
-	id, err := s.newExec(req)
+	p, err := s.execFromRequest(r)
 	if err != nil {
 		return err
 	}
-	p, err := s.process(id)
-	if err != nil {
-		return err
-	}
+	id := p.id
 	return s.attachStream(w, r, p, func() (string, error) {
 		if err := s.start(p); err != nil {
 			return "", err
@@ -200,6 +189,19 @@ func (s *server) execAttachStart(w *response, r *request) error {
 		st := p.state()
 		return api.ExecIDHeader + ": " + id + "\r\n" + api.ExecPidHeader + ": " + strconv.Itoa(st.Pid) + "\r\n", nil
 	})
+}
+
+// execFromRequest creates the exec process an ExecRequest body describes.
+func (s *server) execFromRequest(r *request) (*process, error) {
+	var req api.ExecRequest
+	if err := json.NewDecoder(r.Body()).Decode(&req); err != nil {
+		return nil, errdefs.InvalidParameter(err)
+	}
+	id, err := s.newExec(req)
+	if err != nil {
+		return nil, err
+	}
+	return s.process(id)
 }
 
 // attachStream subscribes the connection to p's output (and stdin), hijacks
