@@ -294,7 +294,7 @@ func TestRestoreInterruptedStart(t *testing.T) {
 	if st.Status != shim.StatusCreated || st.ShimPid == 0 {
 		t.Fatalf("shim state before the interruption: %+v", st)
 	}
-	// The "running" record lands while init would start.
+	// The "running" record precedes the start of init.
 	stored := func() string {
 		st2, err := newStore(e.db)
 		if err != nil {

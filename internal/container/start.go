@@ -166,37 +166,26 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		return startError(err)
 	}
 	s.handOffAttachersLocked(c, client)
-	// The "running" record is written while init starts rather than after:
-	// a short command has often exited by the time its start returns, and
-	// its exit waits for c.mu. The record is not worse for lacking the pids
-	// (a restarted daemon asks the shim), nor for preceding the start: a
-	// crash in between finds the shim with a created init and removes it
-	// (Restore).
+	// The "running" record goes first: a daemon that dies before init
+	// starts then finds this shim at its restart (its init still
+	// "created") and removes it, instead of leaving it unknown. The pids
+	// are not in it; a restarted daemon asks the shim.
 	prev := c.State
 	c.State = State{
 		Status:    container.StateRunning,
 		StartedAt: time.Now().UTC(),
 		Health:    prev.Health, // the log carries over
 	}
-	record, err := json.Marshal(c)
-	if err != nil {
+	if err := s.store.save(c); err != nil {
 		c.State = prev
 		_ = client.Delete(context.WithoutCancel(ctx), true)
 		return err
 	}
-	saved := make(chan error, 1)
-	go func() { saved <- s.store.put(c.ID, record) }()
 	st, err := startInit(ctx, client)
-	saveErr := <-saved
 	if err != nil {
 		c.State = prev
 		_ = client.Delete(context.WithoutCancel(ctx), true)
 		return startError(err)
-	}
-	if saveErr != nil {
-		c.State = prev
-		_ = client.Delete(context.WithoutCancel(ctx), true)
-		return saveErr
 	}
 	c.State.Pid, c.State.ShimPid = st.Pid, st.ShimPid
 	s.startHealthLocked(c, true)

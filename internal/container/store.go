@@ -50,13 +50,8 @@ func (s *store) save(c *Container) error {
 	if err != nil {
 		return err
 	}
-	return s.put(c.ID, data)
-}
-
-// put stores a container record marshalled by the caller (under c.mu).
-func (s *store) put(id string, data []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContainers).Put([]byte(id), data)
+		return tx.Bucket(bucketContainers).Put([]byte(c.ID), data)
 	})
 }
 

@@ -5,6 +5,7 @@ package root
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -61,17 +62,12 @@ func newCommand(c *cli.CLI, only string) *cobra.Command {
 	c.AddGlobalFlags(cmd.Flags())
 	cmd.Flags().BoolP("version", "v", false, "Print version information and quit")
 
-	var found bool
-	if only != "" {
-		for _, l := range lazyCommands(c) {
-			if l.Name == only {
-				cmd.AddCommand(l.New())
-				found = true
-			}
-		}
-	}
-	if !found {
-		for _, l := range lazyCommands(c) {
+	all := lazyCommands(c)
+	i := slices.IndexFunc(all, func(l cli.Lazy) bool { return l.Name == only })
+	if i >= 0 {
+		cmd.AddCommand(all[i].New())
+	} else {
+		for _, l := range all {
 			cmd.AddCommand(l.New())
 		}
 		cmd.AddCommand(newCompletionCommand())

@@ -134,7 +134,8 @@ func (p *Process) State(ctx context.Context) (State, error) {
 // Start starts the process: for init, the user's program runs (the container
 // was created when the shim started).
 func (p *Process) Start(ctx context.Context) error {
-	return p.c.do(ctx, http.MethodPost, "/start", p.query(), nil, nil)
+	_, err := p.StartState(ctx)
+	return err
 }
 
 // StartState starts the process and returns its state once started, in one

@@ -55,9 +55,9 @@ func statID(path string) (fileID, error) {
 	return fileID{dev: st.Dev, ino: st.Ino, size: fi.Size(), mtime: fi.ModTime()}, nil
 }
 
-// Spares keeps one spare shim of one binary. Start takes it and starts the
-// next after the container is up, so that the spare's own start does not
-// compete for the CPU with the container's.
+// Spares keeps one spare shim of one binary. Start takes it and launches the
+// next once the taken one serves (a refill delayed further measured no
+// better: the next `run` then often finds no spare).
 type Spares struct {
 	binary string
 	log    *slog.Logger
@@ -112,7 +112,11 @@ func (p *Spares) take(binary string) *spare {
 	if sp == nil {
 		return nil
 	}
-	if id, err := statID(binary); binary != p.binary || err != nil || id != sp.binary {
+	if binary != p.binary {
+		sp.discard()
+		return nil
+	}
+	if id, err := statID(binary); err != nil || id != sp.binary {
 		// Replaced (an upgrade) or another binary: the spare is stale.
 		sp.discard()
 		return nil
@@ -157,33 +161,34 @@ func (p *Spares) launch() (*spare, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Closed on return: all on failure; on success the spare's ends, which
+	// it has inherited.
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	files = append(files, readyR, readyW)
 	argsR, argsW, err := os.Pipe()
 	if err != nil {
-		readyR.Close()
-		readyW.Close()
 		return nil, err
 	}
+	files = append(files, argsR, argsW)
 	stderr, err := openShimLog("")
 	if err != nil {
-		readyR.Close()
-		readyW.Close()
-		argsR.Close()
-		argsW.Close()
 		return nil, err
 	}
-	defer stderr.Close()
+	files = append(files, stderr)
 	cmd, exited, err := launch(p.binary, []string{"--ready-fd", "3", "--spare-fd", "4", "--spare-pad", strings.Repeat("-", SpareArgPad)}, stderr, readyW, argsR)
-	readyW.Close()
-	argsR.Close()
 	if err != nil {
-		readyR.Close()
-		argsW.Close()
 		return nil, err
 	}
+	files = []*os.File{readyW, argsR, stderr}
 	return &spare{cmd: cmd, exited: exited, args: argsW, ready: readyR, binary: id}, nil
 }
 
