@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,9 +94,48 @@ func EntryCFlags(out, src string) []string {
 	return []string{"-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s", "-o", out, src}
 }
 
+var (
+	cgroupOnce    sync.Once
+	newCgroupDirs []string
+)
+
+// noteCgroupDirs records the cgroup directories that the tests' daemons
+// create under the test process's own cgroup and that do not exist yet:
+// berthd's default parent for containers, <own>/berth, and on v2 its leaf
+// <own>/daemon. Cleanup removes them.
+func noteCgroupDirs() {
+	data, _ := os.ReadFile("/proc/self/cgroup")
+	var own []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 {
+			own = append(own, f[2])
+		}
+	}
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	hierarchies = append(hierarchies, "/sys/fs/cgroup")
+	for _, h := range hierarchies {
+		for _, rel := range own {
+			if fi, err := os.Stat(filepath.Join(h, rel)); err != nil || !fi.IsDir() {
+				continue
+			}
+			for _, leaf := range []string{"berth", "daemon"} {
+				d := filepath.Join(h, rel, leaf)
+				if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) && !slices.Contains(newCgroupDirs, d) {
+					newCgroupDirs = append(newCgroupDirs, d)
+				}
+			}
+		}
+	}
+}
+
 // Cleanup removes the binaries and the busybox tarball; call from TestMain
 // after m.Run.
 func Cleanup() {
+	// Empty ones only: a container cgroup left inside is a leak for the
+	// tests to report, not to hide.
+	for _, d := range newCgroupDirs {
+		_ = os.Remove(d)
+	}
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -133,6 +173,7 @@ type Options struct {
 func New(t testing.TB, opts Options) *Daemon {
 	t.Helper()
 	RequireRoot(t)
+	cgroupOnce.Do(noteCgroupDirs)
 	bin := Binaries(t)
 	dir := opts.Dir
 	if dir == "" {
