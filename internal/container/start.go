@@ -425,15 +425,25 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	if client != nil {
+	// The shim destroys the container (its cgroups, any process left)
+	// while the daemon releases what it set up on the host: the host's
+	// mount of the root filesystem, the network, the volumes. Neither
+	// needs the other; both are done before the exit is reported.
+	shimDone := make(chan struct{})
+	go func() {
+		defer close(shimDone)
+		if client == nil {
+			return
+		}
 		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = client.Delete(dctx, true)
 		cancel()
 		client.Close()
-	}
+	}()
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	s.disconnectNetwork(context.Background(), c)
 	s.unmountVolumes(context.Background(), c)
+	<-shimDone
 	c.State.Status = container.StateExited
 	c.State.ExitCode = code
 	c.State.OOMKilled = exit.OOMKilled

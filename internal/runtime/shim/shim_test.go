@@ -879,6 +879,52 @@ func TestShimRSS(t *testing.T) {
 	}
 }
 
+// TestShimRunsSealedCopy: a shim runs from a sealed memfd copy of its
+// binary (so libcontainer seals nothing per start or exec), still named
+// berth-shim for ps and pgrep, and its container and execs run.
+func TestShimRunsSealedCopy(t *testing.T) {
+	c := newContainer(t, []string{"sleep", "100"})
+	if err := c.client.Init().Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c.shimPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, "/memfd:") {
+		t.Errorf("the shim runs %s, not a sealed copy", exe)
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.shimPid))
+	if got := strings.TrimSpace(string(comm)); got != "berth-shim" {
+		t.Errorf("comm %q, want berth-shim", got)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.shimPid))
+	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 != shimBinary {
+		t.Errorf("argv[0] %q, want %q", argv0, shimBinary)
+	}
+	ctx := ctxT(t)
+	p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{
+		Args: []string{"sh", "-c", "echo exec ok"}, Env: []string{"PATH=/bin"}, Cwd: "/",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr := demux(t, s); stdout != "exec ok\n" || stderr != "" {
+		t.Errorf("exec: stdout %q stderr %q", stdout, stderr)
+	}
+	if e, err := p.Wait(ctx); err != nil || e.ExitCode != 0 {
+		t.Errorf("exec exit %+v, %v", e, err)
+	}
+}
+
 // TestExecAttachStart: one round trip creates, attaches and starts an exec;
 // a start failure is its answer; stdin flows.
 func TestExecAttachStart(t *testing.T) {

@@ -157,10 +157,6 @@ func (p *Spares) refill() {
 }
 
 func (p *Spares) launch() (*spare, error) {
-	id, err := statID(p.binary)
-	if err != nil {
-		return nil, err
-	}
 	// Closed on return: all on failure; on success the spare's ends, which
 	// it has inherited.
 	var files []*os.File
@@ -184,7 +180,7 @@ func (p *Spares) launch() (*spare, error) {
 		return nil, err
 	}
 	files = append(files, stderr)
-	cmd, exited, err := launch(p.binary, []string{"--ready-fd", "3", "--spare-fd", "4", "--spare-pad", strings.Repeat("-", SpareArgPad)}, stderr, readyW, argsR)
+	cmd, exited, id, err := launch(p.binary, []string{"--ready-fd", "3", "--spare-fd", "4", "--spare-pad", strings.Repeat("-", SpareArgPad)}, stderr, readyW, argsR)
 	if err != nil {
 		return nil, err
 	}

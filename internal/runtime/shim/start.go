@@ -65,7 +65,7 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	cmd, exited, err := launch(o.Binary, o.Args(), stderr, wr)
+	cmd, exited, _, err := launch(o.Binary, o.Args(), stderr, wr)
 	wr.Close()
 	if err != nil {
 		return nil, err
@@ -81,26 +81,35 @@ func openShimLog(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 }
 
-// launch starts binary with args in its own session, stdin and stdout on
-// /dev/null, stderr on stderr and extra as fds 3 and on. exited gets Wait's
+// launch starts binary (its sealed copy, see exePath) with args in its own
+// session, stdin and stdout on /dev/null, stderr on stderr and extra as fds 3
+// and on, and returns the identity of the file it runs. exited gets Wait's
 // result: the daemon reaps the shim while it lives; after a restart init does.
-func launch(binary string, args []string, stderr *os.File, extra ...*os.File) (*exec.Cmd, <-chan error, error) {
+func launch(binary string, args []string, stderr *os.File, extra ...*os.File) (*exec.Cmd, <-chan error, fileID, error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fileID{}, err
 	}
 	defer devnull.Close()
+	path, id, release, err := exePath(binary)
+	if err != nil {
+		return nil, nil, fileID{}, fmt.Errorf("starting shim: %w", err)
+	}
 	// Not exec.CommandContext: the shim must outlive ctx and the daemon.
+	// argv[0] stays the binary's path, for ps and pgrep.
 	cmd := exec.Command(binary, args...)
+	cmd.Path = path
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, stderr
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("starting shim: %w", err)
+	err = cmd.Start()
+	release()
+	if err != nil {
+		return nil, nil, fileID{}, fmt.Errorf("starting shim: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	return cmd, exited, nil
+	return cmd, exited, id, nil
 }
 
 // waitServing waits for the shim's readiness pipe rd: a message is the

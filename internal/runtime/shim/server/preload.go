@@ -36,6 +36,11 @@ type preload struct {
 	flags uint64   // seccomp(2) flags
 	prog  *os.File // the compiled program, in a sealed memfd
 	entry *os.File // berth-entry, on a read-only mount or a sealed copy
+	// tree is the detached mount entry is on, kept open as long as entry:
+	// closing it unmounts the tree, and an unmount waits for an expedited
+	// RCU grace period (a millisecond and more on a busy VM), which the
+	// shim then pays when it exits rather than while a container starts.
+	tree *os.File
 }
 
 // filterFlags are the seccomp(2) flags berth-entry may load a filter with,
@@ -77,7 +82,7 @@ func newPreload(cfg *configs.Seccomp, cacheDir, entryPath string, r *reaper) (*p
 	if err != nil {
 		return nil, err
 	}
-	entry, err := openReadOnly(entryPath)
+	entry, tree, err := openReadOnly(entryPath)
 	if err != nil {
 		pf.Close()
 		return nil, err
@@ -86,7 +91,7 @@ func newPreload(cfg *configs.Seccomp, cacheDir, entryPath string, r *reaper) (*p
 	for _, f := range cfg.Flags {
 		flags |= filterFlags[f]
 	}
-	return &preload{flags: flags, prog: pf, entry: entry}, nil
+	return &preload{flags: flags, prog: pf, entry: entry, tree: tree}, nil
 }
 
 // cacheKey names a compiled profile: the profile, and what compiles it.
@@ -280,31 +285,35 @@ func sealedMemfd(name string, b []byte) (*os.File, error) {
 
 // openReadOnly opens path so that nobody holding the descriptor (a process
 // in the container, through /proc/PID/exe or /proc/PID/fd) can write to the
-// host's file: through a detached read-only bind mount of its directory, or,
-// where that is not possible, as a sealed copy.
-func openReadOnly(path string) (*os.File, error) {
-	tree, err := unix.OpenTree(unix.AT_FDCWD, filepath.Dir(path), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+// host's file: through a detached read-only bind mount of its directory
+// (returned too: see preload.tree), or, where that is not possible, as a
+// sealed copy.
+func openReadOnly(path string) (file, tree *os.File, err error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, filepath.Dir(path), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err == nil {
-		defer unix.Close(tree)
+		tree = os.NewFile(uintptr(fd), "detached:"+filepath.Dir(path))
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
-		if err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err == nil {
-			fd, err := unix.Openat(tree, filepath.Base(path), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err == nil {
+			f, err := unix.Openat(fd, filepath.Base(path), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 			if err != nil {
-				return nil, fmt.Errorf("opening %s: %w", path, err)
+				tree.Close()
+				return nil, nil, fmt.Errorf("opening %s: %w", path, err)
 			}
-			return os.NewFile(uintptr(fd), path), nil
+			return os.NewFile(uintptr(f), path), tree, nil
 		}
+		tree.Close()
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return exeseal.CloneBinary(f, st.Size(), filepath.Base(path), os.TempDir())
+	file, err = exeseal.CloneBinary(f, st.Size(), filepath.Base(path), os.TempDir())
+	return file, nil, err
 }
 
 // entryFDs are where berth-entry finds its files in the container: libcontainer
