@@ -318,6 +318,7 @@ func (s *Service) execProcess(c *Container, o ExecCreateOptions) (*specsProcess,
 	// part of the generated spec is used.
 	opts.Mounts = nil
 	opts.Namespaces = spec.NamespaceOptions{}
+	opts.ProcessOnly = true
 	sp, err := spec.Generate(opts)
 	if err != nil {
 		return nil, err

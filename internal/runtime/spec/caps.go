@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 
@@ -79,12 +81,39 @@ func capabilities(opts Options) ([]string, error) {
 	return out, nil
 }
 
-func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+func capName(c capability.Cap) string {
+	if names := capNames(); int(c) < len(names) && names[c] != "" {
+		return names[c]
+	}
+	return "CAP_" + strings.ToUpper(c.String())
+}
+
+// capNames holds "CAP_" names by number, for the capabilities the library
+// knows: every spec names them all, a few microseconds each to build.
+var capNames = sync.OnceValue(func() []string {
+	var names []string
+	for _, c := range capability.ListKnown() {
+		for int(c) >= len(names) {
+			names = append(names, "")
+		}
+		names[c] = "CAP_" + strings.ToUpper(c.String())
+	}
+	return names
+})
 
 // boundingSet is read from /proc at run time because a daemon in a restricted
 // environment (this one lacks CAP_SYS_RESOURCE) cannot grant what it lacks;
 // the runtime would fail to start a privileged container that asked for it.
+// Once per process: nothing but the daemon itself could shrink its bounding
+// set, and every start and exec generates a spec.
 func boundingSet() ([]string, error) {
+	b, err := ownBoundingSet()
+	return slices.Clone(b), err
+}
+
+var ownBoundingSet = sync.OnceValues(readBoundingSet)
+
+func readBoundingSet() ([]string, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return nil, err
@@ -113,6 +142,10 @@ func boundingSet() ([]string, error) {
 	}
 	return out, nil
 }
+
+// canRaiseLimits: whether the daemon holds CAP_SYS_RESOURCE, which its own
+// capabilities decide once for its life.
+var canRaiseLimits = sync.OnceValue(func() bool { return haveCapability(int(capability.CAP_SYS_RESOURCE)) })
 
 func haveCapability(c int) bool {
 	caps, err := capability.NewPid2(0)

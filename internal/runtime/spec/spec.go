@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -85,6 +86,10 @@ type Options struct {
 	// Seccomp is "" for Docker's default profile, "unconfined" for none, or
 	// the JSON text of a profile (docker's --security-opt seccomp=FILE).
 	Seccomp string
+	// ProcessOnly: only the spec's Process will be used (an exec joins a
+	// running container): the seccomp profile and the host's devices,
+	// which only a container's creation uses, are left out.
+	ProcessOnly bool
 }
 
 // NamespaceOptions choose, per namespace, NamespacePrivate, NamespaceHost or a
@@ -198,6 +203,9 @@ func Generate(opts Options) (*specs.Spec, error) {
 	if err := addDevices(s, opts.Devices); err != nil {
 		return nil, err
 	}
+	if opts.ProcessOnly {
+		return s, nil
+	}
 	if opts.Privileged {
 		s.Linux.MaskedPaths = nil
 		s.Linux.ReadonlyPaths = nil
@@ -271,10 +279,16 @@ func maskedPaths() []string {
 		"/sys/firmware",
 		"/sys/devices/virtual/powercap",
 	}
+	return append(paths, thermalThrottle()...)
+}
+
+// thermalThrottle lists the host's per-CPU thermal_throttle directories,
+// once: a glob of /sys for every start and exec is a tenth of a millisecond.
+var thermalThrottle = sync.OnceValue(func() []string {
 	tt, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle")
 	sort.Slice(tt, func(i, j int) bool { return cpuNum(tt[i]) < cpuNum(tt[j]) })
-	return append(paths, tt...)
-}
+	return tt
+})
 
 func cpuNum(p string) int {
 	n, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(filepath.Dir(p)), "cpu"))
@@ -372,10 +386,18 @@ func setNamespaces(s *specs.Spec, opts Options) error {
 	return nil
 }
 
+// sysctlExists answers from the kernel once per name: the sysctls asked
+// about are the kernel's own, not a module's that could come later.
 func sysctlExists(name string) bool {
+	if v, ok := sysctlSeen.Load(name); ok {
+		return v.(bool)
+	}
 	_, err := os.Stat(filepath.Join("/proc/sys", strings.ReplaceAll(name, ".", "/")))
+	sysctlSeen.Store(name, err == nil)
 	return err == nil
 }
+
+var sysctlSeen sync.Map // sysctl name -> bool
 
 func mounts(defaults []specs.Mount, opts Options) []specs.Mount {
 	user := map[string]bool{}
@@ -514,7 +536,7 @@ func rlimits(ulimits []Ulimit) ([]specs.POSIXRlimit, error) {
 		return nil, fmt.Errorf("reading own RLIMIT_NOFILE: %w", err)
 	}
 	out := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: own.Max, Hard: own.Max}}
-	canRaise := haveCapability(unix.CAP_SYS_RESOURCE)
+	canRaise := canRaiseLimits()
 	for _, u := range ulimits {
 		name := strings.ToLower(strings.TrimPrefix(strings.ToUpper(u.Name), "RLIMIT_"))
 		res, ok := rlimitNames[name]

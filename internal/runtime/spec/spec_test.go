@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/berth-engine/berth/internal/errdefs"
 )
 
-func testRootfs(t *testing.T) string {
+func testRootfs(t testing.TB) string {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
@@ -346,6 +347,44 @@ func TestDevices(t *testing.T) {
 		o.Devices = []Device{bad}
 		if _, err := Generate(o); err == nil {
 			t.Errorf("device %+v accepted", bad)
+		}
+	}
+}
+
+// BenchmarkGenerate is the spec of a default container, which every start
+// and (for its process part) every exec generates.
+func BenchmarkGenerate(b *testing.B) {
+	root := testRootfs(b)
+	for b.Loop() {
+		if _, err := Generate(Options{Rootfs: root, Args: []string{"true"}, Namespaces: NamespaceOptions{Network: "none"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestProcessOnly: an exec's spec has the same process as the container's
+// would, without what only the container's creation uses.
+func TestProcessOnly(t *testing.T) {
+	root := testRootfs(t)
+	for _, priv := range []bool{false, true} {
+		o := Options{Rootfs: root, Args: []string{"id"}, User: "alice", Privileged: priv, CapAdd: []string{"NET_ADMIN"}, Ulimits: []Ulimit{{Name: "nproc", Soft: 10, Hard: 20}}}
+		full, err := Generate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.ProcessOnly = true
+		proc, err := Generate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(full.Process, proc.Process) {
+			t.Errorf("privileged=%v: process-only spec's process differs:\n%+v\n%+v", priv, full.Process, proc.Process)
+		}
+		if proc.Linux.Seccomp != nil {
+			t.Errorf("privileged=%v: process-only spec has a seccomp profile", priv)
+		}
+		if !priv && full.Linux.Seccomp == nil {
+			t.Error("the container's spec has no seccomp profile")
 		}
 	}
 }
