@@ -17,8 +17,10 @@ import (
 // Restore reconciles stored containers with reality after a daemon start:
 // containers whose shim still answers are watched again; those whose shim
 // is gone get the exit recorded in the shim's exit file; restart policies
-// then apply; removals interrupted by a crash are finished.
+// then apply; removals interrupted by a crash are finished, and what
+// removed containers left behind is swept (sweepOrphans).
 func (s *Service) Restore(ctx context.Context) {
+	s.sweepOrphans(ctx)
 	var toStart []*Container
 	for _, c := range s.store.all() {
 		c.mu.Lock()

@@ -72,6 +72,9 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	spares *shim.Spares // nil without Config.SpareShim
+
+	teardownMu sync.Mutex
+	teardowns  map[string]*teardown // by container id: removed, runtime still being released
 }
 
 // New loads the stored containers. Call Restore to reconnect to their shims.
@@ -87,7 +90,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	go sweepTrash(filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "c"))
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel}
+	s := &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel, teardowns: map[string]*teardown{}}
 	if cfg.SpareShim && cfg.ShimBinary != "" {
 		s.spares = shim.NewSpares(cfg.ShimBinary, cfg.Log)
 	}
@@ -161,7 +164,10 @@ func (s *Service) Counts() (total, running, paused, stopped int) {
 
 // ImageUsers lists the containers created from imageID, split by whether
 // they run, for the image service's delete checks.
-func (s *Service) ImageUsers(_ context.Context, imageID string) (running, stopped []string) {
+func (s *Service) ImageUsers(ctx context.Context, imageID string) (running, stopped []string) {
+	// A removed container's layer may still be on the image's: its
+	// removal finishes first.
+	s.waitTeardowns(ctx, imageID)
 	for _, c := range s.store.all() {
 		c.mu.Lock()
 		if c.ImageID == imageID {

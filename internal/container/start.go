@@ -425,25 +425,18 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	// The shim destroys the container (its cgroups, any process left)
-	// while the daemon releases what it set up on the host: the host's
-	// mount of the root filesystem, the network, the volumes. Neither
-	// needs the other; both are done before the exit is reported.
-	shimDone := make(chan struct{})
-	go func() {
-		defer close(shimDone)
-		if client == nil {
-			return
-		}
-		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = client.Delete(dctx, true)
-		cancel()
-		client.Close()
-	}()
-	_ = snapshot.Unmount(s.rootfsPath(c.ID))
-	s.disconnectNetwork(context.Background(), c)
-	s.unmountVolumes(context.Background(), c)
-	<-shimDone
+	// An auto-removed container (--rm, which allows no restart policy)
+	// is removed by this exit: claimed here, so that a concurrent rm
+	// finds the removal in progress. Its runtime is torn down after the
+	// removal is reported (removeExited).
+	fastRemove := c.HostConfig.AutoRemove && !c.removing && s.ctx.Err() == nil
+	if fastRemove {
+		c.removing = true
+		s.disconnectNetwork(context.Background(), c)
+		s.unmountVolumes(context.Background(), c)
+	} else {
+		s.releaseRuntime(c, client)
+	}
 	c.State.Status = container.StateExited
 	c.State.ExitCode = code
 	c.State.OOMKilled = exit.OOMKilled
@@ -456,10 +449,10 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	c.monitorCancel = nil
 	restart, delay := s.shouldRestart(c)
 	autoRemove := c.HostConfig.AutoRemove && !c.removing
-	if !autoRemove || restart {
-		// An auto-removed container's next record is "removing": a crash
-		// before that finds the shim gone and its exit file, as for any
-		// exit while the daemon was down, and removes it then.
+	if !fastRemove && (!autoRemove || restart) {
+		// An auto-removed container is not recorded as exited: a crash
+		// before its record goes finds the shim gone and its exit file,
+		// as for any exit while the daemon was down, and removes it then.
 		_ = s.store.save(c)
 	}
 	c.notifyLocked()
@@ -467,6 +460,8 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	c.mu.Unlock()
 
 	switch {
+	case fastRemove:
+		s.removeExited(c, client)
 	case restart:
 		s.scheduleRestart(c, delay)
 	case autoRemove:
@@ -474,6 +469,32 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 			s.log.Warn("auto-remove failed", "container", c.ID, "err", err)
 		}
 	}
+}
+
+// releaseRuntime undoes a start after init's exit: the shim destroys the
+// container (its cgroups, any process left) and exits while the daemon
+// releases what it set up on the host (the host's mount of the root
+// filesystem, the network, the volumes). Neither needs the other.
+func (s *Service) releaseRuntime(c *Container, client *shim.Client) {
+	shimDone := make(chan struct{})
+	go func() {
+		defer close(shimDone)
+		deleteShim(client)
+	}()
+	_ = snapshot.Unmount(s.rootfsPath(c.ID))
+	s.disconnectNetwork(context.Background(), c)
+	s.unmountVolumes(context.Background(), c)
+	<-shimDone
+}
+
+func deleteShim(client *shim.Client) {
+	if client == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = client.Delete(dctx, true)
+	cancel()
+	client.Close()
 }
 
 // shouldRestart applies the restart policy; the caller holds c.mu.

@@ -1,0 +1,128 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-engine/berth/internal/errdefs"
+)
+
+// leftovers lists what of container c is still on the host: its shim, the
+// mount of its root filesystem, its writable layer, its directories.
+func (e *env) leftovers(t *testing.T, svc *Service, c *Container, shimPid int) []string {
+	t.Helper()
+	var out []string
+	if shimPid > 0 && syscall.Kill(shimPid, 0) == nil && !zombie(shimPid) {
+		out = append(out, "shim process")
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), svc.rootfsPath(c.ID)) {
+		out = append(out, "rootfs mount")
+	}
+	if _, err := svc.cfg.Snapshotter.Stat(context.Background(), c.SnapshotKey); !errors.Is(err, errdefs.ErrNotFound) {
+		out = append(out, "writable layer")
+	}
+	for _, d := range []string{svc.runDir(c.ID), svc.containerDir(c.ID), filepath.Join(svc.stateDir(), c.ID)} {
+		if _, err := os.Stat(d); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (e *env) waitNoLeftovers(t *testing.T, svc *Service, c *Container, shimPid int) {
+	t.Helper()
+	var left []string
+	for i := 0; i < 500; i++ {
+		if left = e.leftovers(t, svc, c, shimPid); len(left) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("left behind: %v", left)
+}
+
+// TestAutoRemoveTeardown: a --rm container is reported removed once what a
+// user can see is gone; its runtime follows, and removing its image waits
+// for that.
+func TestAutoRemoveTeardown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := e.svc.PrepareWait(id, container.WaitConditionRemoved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	shimPid := c.State.ShimPid
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if res, err := wait(wctx); err != nil || res.ExitCode != 0 {
+		t.Fatalf("wait removed: %+v %v", res, err)
+	}
+	if _, err := e.svc.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("inspect after removal: %v", err)
+	}
+	// The image's delete check returns once the layer on top of the
+	// image's is gone.
+	running, stopped := e.svc.ImageUsers(ctx, c.ImageID)
+	if len(running)+len(stopped) != 0 {
+		t.Errorf("image users after removal: %v %v", running, stopped)
+	}
+	if _, err := e.svc.cfg.Snapshotter.Stat(ctx, c.SnapshotKey); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("the writable layer outlives the image's delete check: %v", err)
+	}
+	e.waitNoLeftovers(t, e.svc, c, shimPid)
+}
+
+// TestSweepOrphans: a daemon that dies after an auto-removal's report and
+// before its teardown leaves a shim, a mount, a layer and directories of a
+// container without a record; the next daemon removes them, and nothing of
+// the containers it knows.
+func TestSweepOrphans(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	kept := e.run(t, nil, "sleep", "100")
+	id := e.run(t, nil, "sleep", "100")
+	c, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimPid := c.State.ShimPid
+	// The record goes, the runtime stays, the daemon "dies".
+	if err := e.svc.store.delete(c); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	if left := e.leftovers(t, e.svc, c, shimPid); len(left) < 5 {
+		t.Fatalf("the simulated crash left only %v", left)
+	}
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc2
+	svc2.Restore(ctx)
+	e.waitNoLeftovers(t, svc2, c, shimPid)
+	insp, err := svc2.Inspect(ctx, kept, false)
+	if err != nil || !insp.State.Running {
+		t.Fatalf("the known container after the sweep: %+v %v", insp, err)
+	}
+}
