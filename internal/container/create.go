@@ -114,14 +114,10 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 		os.RemoveAll(s.containerDir(id))
 		return "", nil, fmt.Errorf("prepare container filesystem: %w", err)
 	}
-	if err := s.store.add(c); err != nil {
+	if err := s.addRecord(ctx, c, opts.Networking); err != nil {
 		_ = s.cfg.Snapshotter.Remove(context.WithoutCancel(ctx), c.SnapshotKey)
 		_ = s.releaseMounts(context.WithoutCancel(ctx), c, true)
 		os.RemoveAll(s.containerDir(id))
-		return "", nil, err
-	}
-	if err := s.registerNetwork(ctx, c, opts.Networking); err != nil {
-		_ = s.Remove(context.WithoutCancel(ctx), id, RemoveOptions{Force: true})
 		return "", nil, err
 	}
 	s.event(c, "create", nil)

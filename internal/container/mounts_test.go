@@ -225,7 +225,7 @@ func TestVolumesFrom(t *testing.T) {
 	if err := s.prepareMounts(ctx, src); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.store.add(src); err != nil {
+	if err := s.store.add(src, nil); err != nil {
 		t.Fatal(err)
 	}
 	rcv := &Container{ID: "rcv1", Config: &container.Config{}, HostConfig: &container.HostConfig{VolumesFrom: []string{"src:ro"}}}

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	bolt "go.etcd.io/bbolt"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -30,6 +31,75 @@ type Networks interface {
 
 var _ Networks = (*netsvc.Service)(nil)
 
+// networkRecords is a Networks that keeps its records in a database: in
+// the container store's, a container's record and its networking's are
+// written in one commit (one fdatasync pair less per create and removal).
+type networkRecords interface {
+	DB() *bolt.DB
+	RegisterTx(tx *bolt.Tx, req netsvc.ContainerRequest) (apply func(), err error)
+	UnregisterTx(tx *bolt.Tx, containerID string) (apply func(), err error)
+}
+
+var _ networkRecords = (*netsvc.Service)(nil)
+
+func (s *Service) sharedNetworkRecords() networkRecords {
+	if nr, ok := s.cfg.Networks.(networkRecords); ok && nr.DB() == s.cfg.DB {
+		return nr
+	}
+	return nil
+}
+
+// addRecord stores a new container and registers its networking; on an
+// error neither is done.
+func (s *Service) addRecord(ctx context.Context, c *Container, nc *network.NetworkingConfig) error {
+	nr := s.sharedNetworkRecords()
+	if nr == nil {
+		if err := s.store.add(c, nil); err != nil {
+			return err
+		}
+		if err := s.registerNetwork(ctx, c, nc); err != nil {
+			_ = s.store.delete(c, nil)
+			return err
+		}
+		return nil
+	}
+	var apply func()
+	err := s.store.add(c, func(tx *bolt.Tx) error {
+		var err error
+		apply, err = nr.RegisterTx(tx, s.networkRequest(c, nc))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
+// deleteRecord forgets a container and its networking (released first).
+func (s *Service) deleteRecord(ctx context.Context, c *Container) error {
+	nr := s.sharedNetworkRecords()
+	if nr == nil {
+		if err := s.store.delete(c, nil); err != nil {
+			return err
+		}
+		s.unregisterNetwork(ctx, c)
+		return nil
+	}
+	s.disconnectNetwork(ctx, c)
+	var apply func()
+	err := s.store.delete(c, func(tx *bolt.Tx) error {
+		var err error
+		apply, err = nr.UnregisterTx(tx, c.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
 // connectNetwork prepares the container's network before its process
 // starts. It returns the path of a network namespace for the runtime to
 // join, or "" to let the runtime make a fresh one (loopback only) or use
@@ -55,10 +125,14 @@ func (s *Service) registerNetwork(ctx context.Context, c *Container, nc *network
 	if s.cfg.Networks == nil {
 		return nil
 	}
-	return s.cfg.Networks.Register(ctx, netsvc.ContainerRequest{
+	return s.cfg.Networks.Register(ctx, s.networkRequest(c, nc))
+}
+
+func (s *Service) networkRequest(c *Container, nc *network.NetworkingConfig) netsvc.ContainerRequest {
+	return netsvc.ContainerRequest{
 		ID: c.ID, Name: c.Name, Hostname: c.Config.Hostname, HostConfig: c.HostConfig,
 		ExposedPorts: c.Config.ExposedPorts, Networking: nc,
-	})
+	}
 }
 
 // unregisterNetwork forgets a removed container's networking.

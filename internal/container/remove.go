@@ -100,10 +100,9 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	if err := discard(s.containerDir(c.ID)); err != nil {
 		return err
 	}
-	if err := s.store.delete(c); err != nil {
+	if err := s.deleteRecord(ctx, c); err != nil {
 		return err
 	}
-	s.unregisterNetwork(ctx, c)
 	s.dropExecs(c.ID)
 	c.notifyLocked()
 	s.event(c, "destroy", nil)

@@ -55,14 +55,28 @@ func (s *store) save(c *Container) error {
 	})
 }
 
-// add registers a new container, reserving its name.
-func (s *store) add(c *Container) error {
+// add registers a new container, reserving its name; also, when given,
+// writes more in the same transaction (the container's networking).
+func (s *store) add(c *Container, also func(*bolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.byName[c.Name]; ok {
 		return errdefs.Conflictf(`Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, c.Name, id)
 	}
-	if err := s.save(c); err != nil {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketContainers).Put([]byte(c.ID), data); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.byID[c.ID] = c
@@ -70,11 +84,19 @@ func (s *store) add(c *Container) error {
 	return nil
 }
 
-func (s *store) delete(c *Container) error {
+// delete forgets a container; also, when given, writes more in the same
+// transaction (forgets the container's networking).
+func (s *store) delete(c *Container, also func(*bolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContainers).Delete([]byte(c.ID))
+		if err := tx.Bucket(bucketContainers).Delete([]byte(c.ID)); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -64,7 +64,7 @@ func (s *Service) removeExited(c *Container, client *shim.Client) {
 			close(td.done)
 		}()
 	}()
-	if err := s.store.delete(c); err != nil {
+	if err := s.deleteRecord(ctx, c); err != nil {
 		// The record stays; a restart finds its shim gone and removes it.
 		s.log.Warn("auto-remove", "container", c.ID, "err", err)
 		c.State.Status = container.StateDead
@@ -73,7 +73,6 @@ func (s *Service) removeExited(c *Container, client *shim.Client) {
 		c.mu.Unlock()
 		return
 	}
-	s.unregisterNetwork(ctx, c)
 	s.dropExecs(c.ID)
 	c.notifyLocked()
 	s.event(c, "destroy", nil)

@@ -107,7 +107,7 @@ func TestSweepOrphans(t *testing.T) {
 	}
 	shimPid := c.State.ShimPid
 	// The record goes, the runtime stays, the daemon "dies".
-	if err := e.svc.store.delete(c); err != nil {
+	if err := e.svc.store.delete(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.svc.Close()

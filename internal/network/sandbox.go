@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -182,6 +184,43 @@ func validateEndpoint(n *Network, es *network.EndpointSettings) error {
 // Register records a new container's networking (call after
 // ValidateContainer). Nothing is set up until Attach.
 func (s *Service) Register(ctx context.Context, req ContainerRequest) error {
+	var apply func()
+	err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		var err error
+		apply, err = s.RegisterTx(tx, req)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
+// RegisterTx is Register inside the caller's transaction of the service's
+// database (the container store writes a new container's record in the
+// same commit); apply, once that has committed, makes it live.
+func (s *Service) RegisterTx(tx *bolt.Tx, req ContainerRequest) (apply func(), err error) {
+	sb, err := s.sandboxFor(req)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(sb)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), data); err != nil {
+		return nil, err
+	}
+	return func() {
+		s.mu.Lock()
+		s.sandboxes[sb.ContainerID] = sb
+		s.mu.Unlock()
+	}, nil
+}
+
+// sandboxFor builds the record of a new container's networking.
+func (s *Service) sandboxFor(req ContainerRequest) (*Sandbox, error) {
 	hc := req.HostConfig
 	sb := &Sandbox{
 		ContainerID: req.ID, Name: strings.TrimPrefix(req.Name, "/"), Hostname: req.Hostname,
@@ -205,7 +244,7 @@ func (s *Service) Register(ctx context.Context, req ContainerRequest) error {
 	if sb.ownNamespace() || hc.NetworkMode.IsHost() || hc.NetworkMode.IsNone() {
 		primary, err := s.findLocked(string(hc.NetworkMode))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !hc.NetworkMode.IsHost() && !hc.NetworkMode.IsNone() {
 			sb.Mode = primary.ID
@@ -219,7 +258,7 @@ func (s *Service) Register(ctx context.Context, req ContainerRequest) error {
 			for name, es := range req.Networking.EndpointsConfig {
 				n, err := s.findLocked(name)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if n.ID == primary.ID {
 					continue
@@ -232,11 +271,7 @@ func (s *Service) Register(ctx context.Context, req ContainerRequest) error {
 			sb.Attachments = append(sb.Attachments, extra...)
 		}
 	}
-	if err := s.saveSandbox(sb); err != nil {
-		return err
-	}
-	s.sandboxes[sb.ContainerID] = sb
-	return nil
+	return sb, nil
 }
 
 func endpointFor(nc *network.NetworkingConfig, n *Network, asked string) *network.EndpointSettings {
@@ -273,6 +308,25 @@ func (s *Service) Unregister(ctx context.Context, containerID string) {
 		s.cfg.Log.Warn("forget container networking", "container", containerID, "err", err)
 	}
 }
+
+// UnregisterTx is Unregister inside the caller's transaction of the
+// service's database (the container store deletes the container's record
+// in the same commit): the record goes in tx, and apply, once that has
+// committed, forgets the container. The caller has called Detach before
+// the transaction (which Detach may need for itself).
+func (s *Service) UnregisterTx(tx *bolt.Tx, containerID string) (apply func(), err error) {
+	if err := tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Delete([]byte(containerID)); err != nil {
+		return nil, err
+	}
+	return func() {
+		s.mu.Lock()
+		delete(s.sandboxes, containerID)
+		s.mu.Unlock()
+	}, nil
+}
+
+// DB is the database the service keeps its records in.
+func (s *Service) DB() *bolt.DB { return s.cfg.DB }
 
 // Rename follows a container rename: DNS answers to the new name.
 func (s *Service) Rename(containerID, name string) {
