@@ -424,6 +424,47 @@ func assertNoLeaks(t *testing.T, d *harness.Daemon, id string) {
 	}
 }
 
+// TestRunRmThenRmi: an auto-removed container is reported removed before
+// its runtime is released in the background; an image removed right after
+// (docker-py, one connection, no delay) still goes entirely, its layers
+// waiting for the container's, and nothing of the container is left.
+func TestRunRmThenRmi(t *testing.T) {
+	d := startWithBusybox(t)
+	for i := 0; i < 3; i++ {
+		tag := fmt.Sprintf("127.0.0.1:1/test/rmi:%d", i)
+		if r := d.Docker("run", "--name", "mk", img, "sh", "-c", fmt.Sprintf("echo %d > /f", i)); r.ExitCode != 0 {
+			t.Fatalf("run: %s", r)
+		}
+		if r := d.Docker("commit", "mk", tag); r.ExitCode != 0 {
+			t.Fatalf("commit: %s", r)
+		}
+		d.Docker("rm", "mk")
+	}
+	r := d.Python(`
+for i in range(3):
+    tag = "127.0.0.1:1/test/rmi:%d" % i
+    # (the sleep: the wait must arrive while the container exists)
+    c = client.containers.run(tag, ["sh", "-c", "sleep 0.3; cat /f"], detach=True, auto_remove=True)
+    res = c.wait(condition="removed")
+    client.images.remove(tag)
+    print(res["StatusCode"])
+`)
+	if r.ExitCode != 0 || r.Stdout != "0\n0\n0\n" {
+		t.Fatalf("run --rm then rmi: %s", r)
+	}
+	if r := d.Docker("ps", "-aq"); strings.TrimSpace(r.Stdout) != "" {
+		t.Fatalf("containers left: %s", r)
+	}
+	if r := d.Docker("images", "-q", "127.0.0.1:1/test/rmi"); strings.TrimSpace(r.Stdout) != "" {
+		t.Fatalf("images left: %s", r)
+	}
+	// Only the base image's layer is left.
+	snaps, _ := filepath.Glob(filepath.Join(d.DataRoot, "snapshots", "*", "snapshots", "*"))
+	if len(snaps) != 1 {
+		t.Errorf("snapshots left: %v", snaps)
+	}
+}
+
 func TestNothingLeaksAfterRm(t *testing.T) {
 	d := startWithBusybox(t)
 	r := d.Docker("run", "-d", img, "sleep", "1000")
