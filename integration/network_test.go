@@ -2,10 +2,14 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -465,5 +469,60 @@ func TestInspectLegacyIPAddress(t *testing.T) {
 	want := strings.TrimSpace(d.Docker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "addr").Stdout)
 	if ip == "" || ip != want {
 		t.Fatalf("{{.NetworkSettings.IPAddress}} = %q, want %q", ip, want)
+	}
+}
+
+// TestNetworkConcurrentRuns: containers created, started and removed in
+// parallel on the default bridge. A container's record and its network's
+// are written in one commit while other starts attach their networks: the
+// two must not wait for each other (they once deadlocked).
+func TestNetworkConcurrentRuns(t *testing.T) {
+	d := netDaemon(t)
+	const n, parallel = 16, 4
+	done := make(chan struct{})
+	var failed atomic.Int32
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, parallel)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				name := fmt.Sprintf("cc-%d", i)
+				if r := d.Docker("run", "-d", "--name", name, img, "sleep", "1000"); r.ExitCode != 0 {
+					t.Errorf("run %s: %s", name, r)
+					failed.Add(1)
+				}
+				if i%2 == 0 {
+					if r := d.Docker("run", "--rm", img, "true"); r.ExitCode != 0 {
+						t.Errorf("run --rm: %s", r)
+						failed.Add(1)
+					}
+				}
+				if r := d.Docker("rm", "-f", name); r.ExitCode != 0 {
+					t.Errorf("rm %s: %s", name, r)
+					failed.Add(1)
+				}
+			}(i)
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		// A deadlocked daemon would hang the cleanup's commands too.
+		_ = d.Signal(syscall.SIGQUIT) // its goroutines, into its log
+		time.Sleep(time.Second)
+		t.Logf("daemon log:\n%s", d.Log())
+		d.Kill()
+		t.Fatal("concurrent runs did not finish in 90 s (a deadlock?)")
+	}
+	if failed.Load() == 0 {
+		if r := d.Docker("ps", "-aq"); strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("containers left: %s", r)
+		}
 	}
 }

@@ -34,10 +34,13 @@ var _ Networks = (*netsvc.Service)(nil)
 // networkRecords is a Networks that keeps its records in a database: in
 // the container store's, a container's record and its networking's are
 // written in one commit (one fdatasync pair less per create and removal).
+// The records are prepared before the container store's transaction (the
+// network service takes its lock for that, and writes to the database
+// under it); the transaction only writes them.
 type networkRecords interface {
 	DB() *bolt.DB
-	RegisterTx(tx *bolt.Tx, req netsvc.ContainerRequest) (apply func(), err error)
-	UnregisterTx(tx *bolt.Tx, containerID string) (apply func(), err error)
+	PrepareRegister(req netsvc.ContainerRequest) (put func(*bolt.Tx) error, apply func(), err error)
+	PrepareUnregister(containerID string) (put func(*bolt.Tx) error, apply func())
 }
 
 var _ networkRecords = (*netsvc.Service)(nil)
@@ -63,13 +66,11 @@ func (s *Service) addRecord(ctx context.Context, c *Container, nc *network.Netwo
 		}
 		return nil
 	}
-	var apply func()
-	err := s.store.add(c, func(tx *bolt.Tx) error {
-		var err error
-		apply, err = nr.RegisterTx(tx, s.networkRequest(c, nc))
-		return err
-	})
+	put, apply, err := nr.PrepareRegister(s.networkRequest(c, nc))
 	if err != nil {
+		return err
+	}
+	if err := s.store.add(c, put); err != nil {
 		return err
 	}
 	apply()
@@ -87,13 +88,8 @@ func (s *Service) deleteRecord(ctx context.Context, c *Container) error {
 		return nil
 	}
 	s.disconnectNetwork(ctx, c)
-	var apply func()
-	err := s.store.delete(c, func(tx *bolt.Tx) error {
-		var err error
-		apply, err = nr.UnregisterTx(tx, c.ID)
-		return err
-	})
-	if err != nil {
+	put, apply := nr.PrepareUnregister(c.ID)
+	if err := s.store.delete(c, put); err != nil {
 		return err
 	}
 	apply()

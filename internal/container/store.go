@@ -56,7 +56,8 @@ func (s *store) save(c *Container) error {
 }
 
 // add registers a new container, reserving its name; also, when given,
-// writes more in the same transaction (the container's networking).
+// writes more in the same transaction (the container's networking). also
+// must take no lock that is held around writes to the database.
 func (s *store) add(c *Container, also func(*bolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,7 +86,8 @@ func (s *store) add(c *Container, also func(*bolt.Tx) error) error {
 }
 
 // delete forgets a container; also, when given, writes more in the same
-// transaction (forgets the container's networking).
+// transaction (forgets the container's networking), under the same rule as
+// add's.
 func (s *store) delete(c *Container, also func(*bolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -184,39 +184,42 @@ func validateEndpoint(n *Network, es *network.EndpointSettings) error {
 // Register records a new container's networking (call after
 // ValidateContainer). Nothing is set up until Attach.
 func (s *Service) Register(ctx context.Context, req ContainerRequest) error {
-	var apply func()
-	err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
-		var err error
-		apply, err = s.RegisterTx(tx, req)
-		return err
-	})
+	put, apply, err := s.PrepareRegister(req)
 	if err != nil {
+		return err
+	}
+	if err := s.cfg.DB.Update(put); err != nil {
 		return err
 	}
 	apply()
 	return nil
 }
 
-// RegisterTx is Register inside the caller's transaction of the service's
-// database (the container store writes a new container's record in the
-// same commit); apply, once that has committed, makes it live.
-func (s *Service) RegisterTx(tx *bolt.Tx, req ContainerRequest) (apply func(), err error) {
+// PrepareRegister is Register for a caller that writes the record in its
+// own transaction of the service's database (the container store writes a
+// new container's record in the same commit): it builds the record, which
+// takes the service's lock, so call it before that transaction begins (the
+// service writes to the database under its lock: the other order
+// deadlocks). put writes the record in the transaction; apply, once that has
+// committed, makes it live.
+func (s *Service) PrepareRegister(req ContainerRequest) (put func(*bolt.Tx) error, apply func(), err error) {
 	sb, err := s.sandboxFor(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.Marshal(sb)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), data); err != nil {
-		return nil, err
+	put = func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), data)
 	}
-	return func() {
+	apply = func() {
 		s.mu.Lock()
 		s.sandboxes[sb.ContainerID] = sb
 		s.mu.Unlock()
-	}, nil
+	}
+	return put, apply, nil
 }
 
 // sandboxFor builds the record of a new container's networking.
@@ -309,20 +312,22 @@ func (s *Service) Unregister(ctx context.Context, containerID string) {
 	}
 }
 
-// UnregisterTx is Unregister inside the caller's transaction of the
-// service's database (the container store deletes the container's record
-// in the same commit): the record goes in tx, and apply, once that has
-// committed, forgets the container. The caller has called Detach before
-// the transaction (which Detach may need for itself).
-func (s *Service) UnregisterTx(tx *bolt.Tx, containerID string) (apply func(), err error) {
-	if err := tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Delete([]byte(containerID)); err != nil {
-		return nil, err
+// PrepareUnregister is Unregister for a caller that deletes the record in
+// its own transaction of the service's database (the container store
+// deletes the container's record in the same commit). The caller has
+// called Detach before (it takes the service's lock and may write to the
+// database). put deletes the record in the transaction, taking no lock;
+// apply, once that has committed, forgets the container.
+func (s *Service) PrepareUnregister(containerID string) (put func(*bolt.Tx) error, apply func()) {
+	put = func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoot).Bucket(bucketSandboxes).Delete([]byte(containerID))
 	}
-	return func() {
+	apply = func() {
 		s.mu.Lock()
 		delete(s.sandboxes, containerID)
 		s.mu.Unlock()
-	}, nil
+	}
+	return put, apply
 }
 
 // DB is the database the service keeps its records in.
