@@ -315,6 +315,30 @@ func (c *container) logLines(t testing.TB) []logLine {
 }
 
 // stdout runs the container and returns its logged stdout.
+// runExec runs args as an exec (PATH=/bin, in /) with its output attached
+// and returns what it wrote and how it exited.
+func (c *container) runExec(t testing.TB, args ...string) (stdout, stderr string, exit shim.Exit) {
+	t.Helper()
+	ctx := ctxT(t)
+	p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{Args: args, Env: []string{"PATH=/bin"}, Cwd: "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr = demux(t, s)
+	if exit, err = p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return stdout, stderr, exit
+}
+
 func (c *container) stdout(t testing.TB) string {
 	t.Helper()
 	if e := c.run(t); e.ExitCode != 0 {
@@ -422,29 +446,9 @@ func TestExec(t *testing.T) {
 	if err := c.client.Init().Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{
-		Args: []string{"sh", "-c", "echo x; echo y >&2; exit 5"},
-		Env:  []string{"PATH=/bin"},
-		Cwd:  "/",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := p.Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := p.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr := demux(t, s)
+	stdout, stderr, e := c.runExec(t, "sh", "-c", "echo x; echo y >&2; exit 5")
 	if stdout != "x\n" || stderr != "y\n" {
 		t.Errorf("stdout %q stderr %q", stdout, stderr)
-	}
-	e, err := p.Wait(ctx)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if e.ExitCode != 5 {
 		t.Errorf("exec exit = %d, want 5", e.ExitCode)
@@ -902,26 +906,8 @@ func TestShimRunsSealedCopy(t *testing.T) {
 	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 != shimBinary {
 		t.Errorf("argv[0] %q, want %q", argv0, shimBinary)
 	}
-	ctx := ctxT(t)
-	p, err := c.client.Exec(ctx, shim.ExecRequest{Process: specs.Process{
-		Args: []string{"sh", "-c", "echo exec ok"}, Env: []string{"PATH=/bin"}, Cwd: "/",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := p.Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := p.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if stdout, stderr := demux(t, s); stdout != "exec ok\n" || stderr != "" {
-		t.Errorf("exec: stdout %q stderr %q", stdout, stderr)
-	}
-	if e, err := p.Wait(ctx); err != nil || e.ExitCode != 0 {
-		t.Errorf("exec exit %+v, %v", e, err)
+	if stdout, stderr, e := c.runExec(t, "sh", "-c", "echo exec ok"); stdout != "exec ok\n" || stderr != "" || e.ExitCode != 0 {
+		t.Errorf("exec: stdout %q stderr %q exit %d", stdout, stderr, e.ExitCode)
 	}
 }
 
