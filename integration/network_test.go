@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -102,6 +103,22 @@ func TestNetworkDefaultBridge(t *testing.T) {
 	}
 	if strings.Contains(r.Stdout, "127.0.0.11") {
 		t.Errorf("default bridge must not use the embedded DNS:\n%s", r.Stdout)
+	}
+	// Docker's sysctls for a namespace of the container's own: low ports
+	// and ping for every user, on a bridge as with --network none; a
+	// --sysctl overrides them; the host's stay.
+	const sysctls = "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range"
+	for _, net := range []string{"bridge", "none"} {
+		if r := d.Docker("run", "--rm", "--network", net, img, "sh", "-c", sysctls); r.Stdout != "0\n0\t2147483647\n" {
+			t.Errorf("sysctls on %s: %s", net, r)
+		}
+	}
+	if r := d.Docker("run", "--rm", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", img, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"); strings.TrimSpace(r.Stdout) != "80" {
+		t.Errorf("--sysctl over the default: %s", r)
+	}
+	host, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if r := d.Docker("run", "--rm", "--network", "host", img, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"); r.Stdout != string(host) {
+		t.Errorf("host network: %q, the host's %q", r.Stdout, host)
 	}
 	// Two containers on the default bridge reach each other by address.
 	if r := d.Docker(withHttpd("run", "-d", "--name", "web")...); r.ExitCode != 0 {

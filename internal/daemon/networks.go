@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"github.com/berth-engine/berth/internal/runtime/spec"
 
 	"github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/network"
@@ -15,8 +16,10 @@ func (d *Daemon) initNetworks() error {
 		DB:       d.db,
 		Bip:      d.cfg.Bip,
 		Firewall: d.cfg.Iptables == nil || *d.cfg.Iptables,
-		Events:   d.bus,
-		Log:      d.log.With("service", "network"),
+		// Docker's, as the runtime sets them in a namespace it makes.
+		NetnsSysctls: spec.NetnsSysctls(),
+		Events:       d.bus,
+		Log:          d.log.With("service", "network"),
 	})
 	if err != nil {
 		return err

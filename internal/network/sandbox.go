@@ -375,7 +375,7 @@ func (s *Service) Attach(ctx context.Context, containerID string) (netnsPath str
 		return "", err
 	}
 	_ = bridge.DeleteNetns(sb.Netns)
-	if err := bridge.CreateNetns(sb.Netns); err != nil {
+	if err := bridge.CreateNetns(sb.Netns, s.cfg.NetnsSysctls); err != nil {
 		return "", err
 	}
 	for _, att := range sb.Attachments {

@@ -56,9 +56,12 @@ type Config struct {
 	// empty. Tests use their own so they never touch a daemon's.
 	DefaultBridgeIf string
 	// Table names Berth's nftables table; derived from ExecRoot when empty.
-	Table  string
-	Events *bus.Bus
-	Log    *slog.Logger
+	Table string
+	// NetnsSysctls are set in every network namespace the service makes
+	// for a container (Docker's defaults for a container's own namespace).
+	NetnsSysctls map[string]string
+	Events       *bus.Bus
+	Log          *slog.Logger
 }
 
 // Containers is what the service needs to know about containers: the API's

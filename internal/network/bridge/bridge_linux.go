@@ -247,8 +247,8 @@ func RoutedSubnets(skip map[string]bool) []netip.Prefix {
 // CreateNetns makes a new network namespace and keeps it alive with a bind
 // mount on path, as `ip netns add` does, so the namespace outlives the
 // container's processes and a restarted daemon can find it. Loopback is
-// brought up inside.
-func CreateNetns(path string) (retErr error) {
+// brought up inside, and sysctls (names as "net.ipv4.x") are set there.
+func CreateNetns(path string, sysctls map[string]string) (retErr error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -281,6 +281,15 @@ func CreateNetns(path string) (retErr error) {
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		mountErr := unix.Mount(src, path, "none", unix.MS_BIND, "")
+		// /proc/sys/net is the namespace of the thread that opens it.
+		for k, v := range sysctls {
+			if mountErr != nil {
+				break
+			}
+			if err := os.WriteFile(filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")), []byte(v), 0); err != nil {
+				mountErr = fmt.Errorf("sysctl %s: %w", k, err)
+			}
+		}
 		if err := netns.Set(origin); err != nil {
 			errc <- errors.Join(mountErr, fmt.Errorf("return to the host namespace: %w", err))
 			return // thread stays locked and is discarded

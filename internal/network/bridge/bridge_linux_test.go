@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -43,14 +45,22 @@ func TestBridgeVethNetns(t *testing.T) {
 		t.Fatalf("bridge addresses = %v, want only %s", addrs, gw)
 	}
 
-	if err := CreateNetns(nsPath); err != nil {
+	const sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+	hostValue, _ := os.ReadFile(sysctl)
+	if err := CreateNetns(nsPath, map[string]string{"net.ipv4.ip_unprivileged_port_start": "7"}); err != nil {
 		t.Fatal(err)
 	}
 	if !NetnsAlive(nsPath) {
 		t.Fatal("namespace file is not a live namespace")
 	}
-	if err := CreateNetns(nsPath); err == nil {
+	if err := CreateNetns(nsPath, nil); err == nil {
 		t.Error("CreateNetns over an existing file succeeded")
+	}
+	if got := readInNetns(t, nsPath, sysctl); got != "7" {
+		t.Errorf("sysctl in the namespace = %q, want 7", got)
+	}
+	if after, _ := os.ReadFile(sysctl); string(after) != string(hostValue) {
+		t.Errorf("the host's sysctl changed: %q -> %q", hostValue, after)
 	}
 	ip := netip.MustParseAddr("10.98.0.2")
 	err := Attach(Endpoint{Bridge: br, HostVeth: veth, Netns: nsPath, IfName: "eth0",
@@ -115,4 +125,44 @@ func TestMACFor(t *testing.T) {
 			t.Errorf("MACFor(%s) = %s, want %s", ip, got, want)
 		}
 	}
+}
+
+// readInNetns reads a file (under /proc/sys/net: the reader's namespace's)
+// from a thread inside the namespace at path.
+func readInNetns(t *testing.T, path, file string) string {
+	t.Helper()
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		origin, err := netns.Get()
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer origin.Close()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		b, err := os.ReadFile(file)
+		if netns.Set(origin) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{b, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return strings.TrimSpace(string(r.b))
 }

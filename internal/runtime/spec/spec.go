@@ -8,6 +8,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -373,17 +374,30 @@ func setNamespaces(s *specs.Spec, opts Options) error {
 		s.Hostname = opts.Hostname
 		s.Domainname = opts.Domainname
 	}
-	// Docker's default sysctls, only where the container has its own network
-	// namespace: they would change the host's otherwise.
+	// Docker's default sysctls, only where the runtime makes the
+	// container's network namespace (elsewhere they would change the host's,
+	// or another container's); a namespace the network service makes gets
+	// them there (NetnsSysctls).
 	if ns.Network == NamespacePrivate || ns.Network == "none" || ns.Network == "private" {
-		if sysctlExists("net.ipv4.ping_group_range") {
-			s.Linux.Sysctl["net.ipv4.ping_group_range"] = "0 2147483647"
-		}
-		if sysctlExists("net.ipv4.ip_unprivileged_port_start") {
-			s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] = "0"
-		}
+		maps.Copy(s.Linux.Sysctl, NetnsSysctls())
 	}
 	return nil
+}
+
+// NetnsSysctls are Docker's default sysctls for a container with a network
+// namespace of its own (unprivileged ping and low ports), those the host's
+// kernel has.
+func NetnsSysctls() map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]string{
+		"net.ipv4.ping_group_range":           "0 2147483647",
+		"net.ipv4.ip_unprivileged_port_start": "0",
+	} {
+		if sysctlExists(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // sysctlExists answers from the kernel once per name: the sysctls asked
