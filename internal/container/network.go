@@ -3,11 +3,11 @@ package container
 import (
 	"context"
 	"errors"
-	bolt "go.etcd.io/bbolt"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-engine/berth/internal/errdefs"
 	netsvc "github.com/berth-engine/berth/internal/network"

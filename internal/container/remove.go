@@ -95,9 +95,7 @@ func (s *Service) Remove(ctx context.Context, ref string, opts RemoveOptions) er
 	if err := s.releaseMounts(ctx, c, opts.RemoveVolumes); err != nil {
 		s.log.Warn("releasing volumes", "container", c.ID, "err", err)
 	}
-	_ = discard(s.runDir(c.ID))
-	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
-	if err := discard(s.containerDir(c.ID)); err != nil {
+	if err := s.removeDirs(c); err != nil {
 		return err
 	}
 	if err := s.deleteRecord(ctx, c); err != nil {
@@ -144,6 +142,15 @@ func (s *Service) sizeRw(ctx context.Context, c *Container) int64 {
 		return 0
 	}
 	return u.Size
+}
+
+// removeDirs removes a removed container's directories: its run directory,
+// libcontainer's state, and its own (config, logs). The error is the last
+// one's, which holds what the user would miss.
+func (s *Service) removeDirs(c *Container) error {
+	_ = discard(s.runDir(c.ID))
+	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
+	return discard(s.containerDir(c.ID))
 }
 
 // trashPrefix marks a directory being removed in the background.

@@ -49,34 +49,32 @@ func (s *Service) removeExited(c *Container, client *shim.Client) {
 	if err := s.releaseMounts(ctx, c, true); err != nil {
 		s.log.Warn("releasing volumes", "container", c.ID, "err", err)
 	}
+	// Registered before the record goes: an image removal that no longer
+	// sees the container waits for its teardown.
 	td := &teardown{imageID: c.ImageID, done: make(chan struct{})}
 	s.teardownMu.Lock()
 	s.teardowns[c.ID] = td
 	s.teardownMu.Unlock()
-	s.wg.Add(1)
-	defer func() {
-		go func() {
-			defer s.wg.Done()
-			s.teardownRuntime(c, client)
-			s.teardownMu.Lock()
-			delete(s.teardowns, c.ID)
-			s.teardownMu.Unlock()
-			close(td.done)
-		}()
-	}()
 	if err := s.deleteRecord(ctx, c); err != nil {
 		// The record stays; a restart finds its shim gone and removes it.
 		s.log.Warn("auto-remove", "container", c.ID, "err", err)
 		c.State.Status = container.StateDead
 		c.State.Error = err.Error()
-		c.notifyLocked()
-		c.mu.Unlock()
-		return
+	} else {
+		s.dropExecs(c.ID)
+		s.event(c, "destroy", nil)
 	}
-	s.dropExecs(c.ID)
 	c.notifyLocked()
-	s.event(c, "destroy", nil)
 	c.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.teardownRuntime(c, client)
+		s.teardownMu.Lock()
+		delete(s.teardowns, c.ID)
+		s.teardownMu.Unlock()
+		close(td.done)
+	}()
 }
 
 // teardownRuntime releases a removed container's runtime and files.
@@ -86,9 +84,7 @@ func (s *Service) teardownRuntime(c *Container, client *shim.Client) {
 	if err := s.cfg.Snapshotter.Remove(context.Background(), c.SnapshotKey); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		s.log.Warn("removing the writable layer", "container", c.ID, "err", err)
 	}
-	_ = discard(s.runDir(c.ID))
-	_ = os.RemoveAll(filepath.Join(s.stateDir(), c.ID))
-	if err := discard(s.containerDir(c.ID)); err != nil {
+	if err := s.removeDirs(c); err != nil {
 		s.log.Warn("removing the container's files", "container", c.ID, "err", err)
 	}
 }

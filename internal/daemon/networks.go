@@ -2,10 +2,10 @@ package daemon
 
 import (
 	"context"
-	"github.com/berth-engine/berth/internal/runtime/spec"
 
 	"github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/network"
+	"github.com/berth-engine/berth/internal/runtime/spec"
 )
 
 // initNetworks builds the network service: predefined networks, bridges,

@@ -323,6 +323,42 @@ func CreateNetns(path string, sysctls map[string]string) (retErr error) {
 	return nil
 }
 
+// InNetns runs fn on a thread inside the network namespace at path (what
+// fn opens, binds or reads under /proc/sys/net is that namespace's) and
+// returns fn's error. A thread that cannot return to the daemon's namespace
+// is not reused: it dies with its goroutine.
+func InNetns(path string, fn func() error) error {
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		origin, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer origin.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(origin); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("return to the host namespace: %w", err))
+			return // thread stays locked and is discarded
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
 // DeleteNetns unmounts and removes a namespace file; the namespace goes
 // away once nothing else holds it. A missing file is not an error.
 func DeleteNetns(path string) error {

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -131,38 +130,12 @@ func TestMACFor(t *testing.T) {
 // from a thread inside the namespace at path.
 func readInNetns(t *testing.T, path, file string) string {
 	t.Helper()
-	type result struct {
-		b   []byte
-		err error
+	var b []byte
+	if err := InNetns(path, func() (err error) {
+		b, err = os.ReadFile(file)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		origin, err := netns.Get()
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer origin.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		b, err := os.ReadFile(file)
-		if netns.Set(origin) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{b, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return strings.TrimSpace(string(r.b))
+	return strings.TrimSpace(string(b))
 }

@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netns"
+
+	"github.com/berth-engine/berth/internal/network/bridge"
 )
 
 // Address is where containers find the resolver.
@@ -98,47 +98,23 @@ func listenIn(path, addr string) (net.PacketConn, net.Listener, error) {
 	if path == "" {
 		return listen(addr)
 	}
-	target, err := netns.GetFromPath(path)
+	var (
+		pc net.PacketConn
+		l  net.Listener
+	)
+	err := bridge.InNetns(path, func() (err error) {
+		pc, l, err = listen(addr)
+		return err
+	})
 	if err != nil {
+		if pc != nil {
+			// Listening worked but the thread could not return.
+			pc.Close()
+			l.Close()
+		}
 		return nil, nil, err
 	}
-	defer target.Close()
-	type result struct {
-		pc  net.PacketConn
-		l   net.Listener
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		origin, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: err}
-			return
-		}
-		defer origin.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: err}
-			return
-		}
-		pc, l, lerr := listen(addr)
-		if err := netns.Set(origin); err != nil {
-			// The thread is stuck in the container's namespace: keep it
-			// locked so it dies with this goroutine.
-			if lerr == nil {
-				pc.Close()
-				l.Close()
-			}
-			done <- result{err: fmt.Errorf("return to the host namespace: %w", err)}
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- result{pc, l, lerr}
-	}()
-	r := <-done
-	return r.pc, r.l, r.err
+	return pc, l, nil
 }
 
 func listen(addr string) (net.PacketConn, net.Listener, error) {
