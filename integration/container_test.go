@@ -499,9 +499,13 @@ func TestInitReapsAndForwards(t *testing.T) {
 	}
 	// A stop signal reaches the command through the init: sh with a trap
 	// exits at once instead of waiting out the stop timeout.
-	r = d.Docker("run", "-d", "--init", "--name", "trapper", img, "sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.1; done")
+	r = d.Docker("run", "-d", "--init", "--name", "trapper", img, "sh", "-c", "trap 'exit 9' TERM; echo trapping; while true; do sleep 0.1; done")
 	if r.ExitCode != 0 {
 		t.Fatalf("run: %s", r)
+	}
+	// Until sh has set its trap, SIGTERM kills it (143), with docker too.
+	for i := 0; i < 100 && !strings.Contains(d.Docker("logs", "trapper").Stdout, "trapping"); i++ {
+		time.Sleep(20 * time.Millisecond)
 	}
 	start := time.Now()
 	if r = d.Docker("stop", "-t", "20", "trapper"); r.ExitCode != 0 {
