@@ -35,6 +35,10 @@ func (s *Service) Restore(ctx context.Context) {
 			continue
 		case c.State.Running():
 			s.reconnectLocked(ctx, c)
+		case c.State.Status == container.StateCreated && s.hasShim(c):
+			// A start the daemon died in, before its "running" record was
+			// committed (see startLocked): the shim says how far it got.
+			s.reconnectLocked(ctx, c)
 		}
 		if !c.State.Running() && s.restartOnBoot(c) {
 			toStart = append(toStart, c)
@@ -50,6 +54,12 @@ func (s *Service) Restore(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// hasShim reports whether c's run directory has a shim socket.
+func (s *Service) hasShim(c *Container) bool {
+	_, err := os.Stat(s.socketPath(c.ID))
+	return err == nil
 }
 
 func (s *Service) reconnectLocked(ctx context.Context, c *Container) {

@@ -265,6 +265,53 @@ func TestRestoreAfterRestart(t *testing.T) {
 	}
 }
 
+// TestRestoreUnsavedStart: init runs but the daemon died before the
+// "running" record was committed (the two go side by side): the restarted
+// daemon finds the shim of the record that still says "created" and adopts
+// the running container.
+func TestRestoreUnsavedStart(t *testing.T) {
+	e := newEnv(t)
+	id := e.run(t, nil, "sh", "-c", "echo up; sleep 100")
+	st, err := newStore(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != "running" {
+		t.Fatalf("stored state %q after start", c.State.Status)
+	}
+	c.State = State{Status: "created"}
+	if err := st.save(c); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc2
+	svc2.Restore(context.Background())
+	insp, err := svc2.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !insp.State.Running || insp.State.Pid == 0 {
+		t.Fatalf("after restore: %+v", insp.State)
+	}
+	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRestoreInterruptedStart: a daemon that dies while starting a
 // container leaves a record saying "running" and a shim whose init never
 // ran; the restarted daemon removes that shim and records a failed start.

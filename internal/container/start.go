@@ -166,22 +166,32 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		return startError(err)
 	}
 	s.handOffAttachersLocked(c, client)
-	// The "running" record goes first: a daemon that dies before init
-	// starts then finds this shim at its restart (its init still
-	// "created") and removes it, instead of leaving it unknown. The pids
-	// are not in it; a restarted daemon asks the shim.
+	// The "running" record is committed while init starts (a commit is two
+	// disk flushes; neither waits for the other). The pids are not in it; a
+	// restarted daemon asks the shim. A daemon that dies in between leaves
+	// the record "running" with init still "created", or "created" with
+	// init running: Restore asks the shim in both cases, removing the
+	// first (a failed start) and adopting the second.
 	prev := c.State
 	c.State = State{
 		Status:    container.StateRunning,
 		StartedAt: time.Now().UTC(),
 		Health:    prev.Health, // the log carries over
 	}
-	if err := s.store.save(c); err != nil {
+	saved, err := s.store.saveAsync(c)
+	if err != nil {
 		c.State = prev
 		_ = client.Delete(context.WithoutCancel(ctx), true)
 		return err
 	}
 	st, err := startInit(ctx, client)
+	if serr := <-saved; serr != nil && err == nil {
+		// A running container without its record would be lost to the
+		// next daemon: the start fails instead.
+		c.State = prev
+		_ = client.Delete(context.WithoutCancel(ctx), true)
+		return serr
+	}
 	if err != nil {
 		c.State = prev
 		_ = client.Delete(context.WithoutCancel(ctx), true)

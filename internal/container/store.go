@@ -55,6 +55,24 @@ func (s *store) save(c *Container) error {
 	})
 }
 
+// saveAsync writes c as it is now (it is encoded before saveAsync returns)
+// and commits it in the background; the channel carries the commit's
+// result. Saves of one container are ordered by the caller's c.mu, which it
+// holds until it has received that result.
+func (s *store) saveAsync(c *Container) (<-chan error, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketContainers).Put([]byte(c.ID), data)
+		})
+	}()
+	return done, nil
+}
+
 // add registers a new container, reserving its name; also, when given,
 // writes more in the same transaction (the container's networking). also
 // must take no lock that is held around writes to the database.
