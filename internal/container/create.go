@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -109,19 +110,53 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 		os.RemoveAll(s.containerDir(id))
 		return "", nil, err
 	}
-	if _, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID); err != nil {
-		_ = s.releaseMounts(context.WithoutCancel(ctx), c, true)
+	// The writable layer and the record are committed side by side (each
+	// commit is two disk flushes). A daemon that dies in between leaves a
+	// layer without a record, which sweepOrphans removes, or a record
+	// without its layer, which Restore prepares again (nothing can have
+	// written to it). Until both are done the record is visible but c.mu,
+	// which a start or removal takes first, is held.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prepared := make(chan error, 1)
+	go func() {
+		_, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID)
+		prepared <- err
+	}()
+	addErr := s.addRecord(ctx, c, opts.Networking)
+	prepErr := <-prepared
+	if addErr != nil || prepErr != nil {
+		cctx := context.WithoutCancel(ctx)
+		if addErr == nil {
+			_ = s.deleteRecord(cctx, c)
+		}
+		if prepErr == nil {
+			_ = s.cfg.Snapshotter.Remove(cctx, c.SnapshotKey)
+		}
+		_ = s.releaseMounts(cctx, c, true)
 		os.RemoveAll(s.containerDir(id))
-		return "", nil, fmt.Errorf("prepare container filesystem: %w", err)
-	}
-	if err := s.addRecord(ctx, c, opts.Networking); err != nil {
-		_ = s.cfg.Snapshotter.Remove(context.WithoutCancel(ctx), c.SnapshotKey)
-		_ = s.releaseMounts(context.WithoutCancel(ctx), c, true)
-		os.RemoveAll(s.containerDir(id))
-		return "", nil, err
+		if prepErr != nil {
+			return "", nil, fmt.Errorf("prepare container filesystem: %w", prepErr)
+		}
+		return "", nil, addErr
 	}
 	s.event(c, "create", nil)
 	return id, warnings, nil
+}
+
+// ensureLayerLocked prepares c's writable layer again when a create the
+// daemon died in committed the record but not the layer (see Create).
+func (s *Service) ensureLayerLocked(ctx context.Context, c *Container) {
+	if _, err := s.cfg.Snapshotter.Stat(ctx, c.SnapshotKey); !errors.Is(err, errdefs.ErrNotFound) {
+		return
+	}
+	img, err := s.cfg.Images.ImageForContainer(ctx, c.Image)
+	if err == nil {
+		_, err = s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID)
+	}
+	if err != nil {
+		s.log.Warn("preparing the writable layer of an interrupted create", "container", c.ID, "err", err)
+	}
 }
 
 // mergeImageConfig fills what the request left out from the image, with

@@ -39,6 +39,8 @@ func (s *Service) Restore(ctx context.Context) {
 			// A start the daemon died in, before its "running" record was
 			// committed (see startLocked): the shim says how far it got.
 			s.reconnectLocked(ctx, c)
+		case c.State.Status == container.StateCreated:
+			s.ensureLayerLocked(ctx, c)
 		}
 		if !c.State.Running() && s.restartOnBoot(c) {
 			toStart = append(toStart, c)

@@ -312,6 +312,39 @@ func TestRestoreUnsavedStart(t *testing.T) {
 	}
 }
 
+// TestRestoreCreateWithoutLayer: the daemon died in a create after the
+// record was committed but before the writable layer was (the two go side
+// by side); the restarted daemon prepares the layer and the container runs.
+func TestRestoreCreateWithoutLayer(t *testing.T) {
+	e := newEnv(t)
+	id, _, err := e.svc.Create(context.Background(), CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"sh", "-c", "exit 7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cfg.Snapshotter.Remove(context.Background(), "container-"+id); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc2
+	svc2.Restore(context.Background())
+	if _, err := e.cfg.Snapshotter.Stat(context.Background(), "container-"+id); err != nil {
+		t.Fatalf("writable layer after restore: %v", err)
+	}
+	if err := svc2.Start(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, svc2, id); res.ExitCode != 7 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRestoreInterruptedStart: a daemon that dies while starting a
 // container leaves a record saying "running" and a shim whose init never
 // ran; the restarted daemon removes that shim and records a failed start.
