@@ -173,3 +173,31 @@ func TestShimLinksNoHTTPStack(t *testing.T) {
 		}
 	}
 }
+
+// TestCLILinksNoHeavyInit: every berth command is a process start, and each
+// linked package's initialisation runs at every one. The CLI has its own
+// API client, image reference parser and cp archiver instead of these
+// (see docs/ARCHITECTURE.md): together they spent about 2 ms per start
+// building regexps, CRC tables and telemetry globals.
+func TestCLILinksNoHeavyInit(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./cmd/berth")
+	cmd.Dir = "../.."
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 50 {
+		t.Fatalf("go list -deps gave %d packages: %q", len(deps), out)
+	}
+	banned := []string{"github.com/moby/moby/client", "github.com/distribution/reference",
+		"github.com/moby/go-archive", "github.com/klauspost/compress", "go.opentelemetry.io/"}
+	for _, d := range deps {
+		for _, b := range banned {
+			if strings.HasPrefix(d, b) {
+				t.Errorf("berth links %s", d)
+			}
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package cli owns what every berth command shares: the global flags, the
 // connection to the daemon, and how errors become exit codes. Commands live
 // in sub-packages (one file per command) and reach the daemon only through
-// github.com/moby/moby/client.
+// internal/cli/client.
 package cli
 
 import (
@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/version"
 )
 

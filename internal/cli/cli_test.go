@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 func TestResolveHost(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // FilterOpt is the repeatable --filter k=v flag of list commands. It is a

@@ -11,11 +11,11 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	units "github.com/docker/go-units"
-	"github.com/moby/go-archive"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
+	"github.com/berth-engine/berth/internal/cli/cparchive"
 )
 
 // CpOptions are the flags of `berth cp`.
@@ -112,7 +112,7 @@ func copyFromContainer(ctx context.Context, c *cli.CLI, cl *client.Client, ctr, 
 		_, err := io.Copy(c.Out, res.Content)
 		return err
 	}
-	srcInfo := archive.CopyInfo{
+	srcInfo := cparchive.CopyInfo{
 		Path:   srcPath,
 		Exists: true,
 		IsDir:  res.Stat.Mode.IsDir(),
@@ -121,7 +121,7 @@ func copyFromContainer(ctx context.Context, c *cli.CLI, cl *client.Client, ctr, 
 		srcInfo.RebaseName = res.Stat.Name
 	}
 	counted := &countReader{r: res.Content}
-	if err := archive.CopyTo(counted, srcInfo, dstPath); err != nil {
+	if err := cparchive.CopyTo(counted, srcInfo, dstPath); err != nil {
 		return err
 	}
 	if !opts.Quiet {
@@ -132,7 +132,7 @@ func copyFromContainer(ctx context.Context, c *cli.CLI, cl *client.Client, ctr, 
 
 func copyToContainer(ctx context.Context, c *cli.CLI, cl *client.Client, srcPath, ctr, dstPath string, opts CpOptions) error {
 	// What the destination is decides how the source is renamed.
-	dstInfo := archive.CopyInfo{Path: dstPath}
+	dstInfo := cparchive.CopyInfo{Path: dstPath}
 	st, err := cl.ContainerStatPath(ctx, ctr, client.ContainerStatPathOptions{Path: dstPath})
 	if err == nil && st.Stat.Mode&os.ModeSymlink != 0 {
 		// Copy into what the link points to, under the link's directory.
@@ -160,16 +160,16 @@ func copyToContainer(ctx context.Context, c *cli.CLI, cl *client.Client, srcPath
 		}
 		content, dstDir = c.In, dstInfo.Path
 	} else {
-		srcInfo, err := archive.CopyInfoSourcePath(srcPath, opts.FollowLink)
+		srcInfo, err := cparchive.CopyInfoSourcePath(srcPath, opts.FollowLink)
 		if err != nil {
 			return err
 		}
-		srcArchive, err := archive.TarResource(srcInfo)
+		srcArchive, err := cparchive.TarResource(srcInfo)
 		if err != nil {
 			return err
 		}
 		defer srcArchive.Close()
-		dir, prepared, err := archive.PrepareArchiveCopy(srcArchive, srcInfo, dstInfo)
+		dir, prepared, err := cparchive.PrepareArchiveCopy(srcArchive, srcInfo, dstInfo)
 		if err != nil {
 			return err
 		}

@@ -8,12 +8,12 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/distribution/reference"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/cli/image"
+	"github.com/berth-engine/berth/internal/cli/imgref"
 )
 
 // NewCreateCommand returns `berth create` (also `berth container create`).
@@ -65,9 +65,9 @@ func createContainer(ctx context.Context, c *cli.CLI, cc *createConfig, opts *co
 	// Only a name (not an ID) can be pulled; docker shows it normalised
 	// with its tag ("busybox:latest").
 	var pullRef, shownRef string
-	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
-		named = reference.TagNameOnly(named)
-		pullRef, shownRef = named.String(), reference.FamiliarString(named)
+	if named, err := imgref.ParseNormalizedNamed(ref); err == nil {
+		named = imgref.TagNameOnly(named)
+		pullRef, shownRef = named.String(), imgref.FamiliarString(named)
 	}
 
 	if opts.cidFile != "" {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // ExecOptions are the flags of `berth exec`.

@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // NewExportCommand returns `berth export` (also `berth container export`).

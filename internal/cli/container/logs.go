@@ -5,10 +5,10 @@ import (
 	"io"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // LogsOptions are the flags of `berth logs`.

@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // PortOptions are the arguments of `berth port`.

@@ -13,10 +13,10 @@ import (
 	"syscall"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // defaultDetachKeys is docker's ctrl-p,ctrl-q.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 func TestParseDetachKeys(t *testing.T) {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/cli/formatter"
 )
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // NewUnpauseCommand returns `berth unpause` (also `berth container unpause`).

@@ -17,14 +17,14 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/jsonstream"
-	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
+	"github.com/berth-engine/berth/internal/cli/client/jsonmessage"
 )
 
 // BuildOptions are the flags of `berth build`.

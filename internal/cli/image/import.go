@@ -7,10 +7,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // ImportOptions are the flags of `berth import`.

@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/cli/formatter"
+	"github.com/berth-engine/berth/internal/cli/imgref"
 )
 
 // ListOptions are the flags of `berth images`.
@@ -176,22 +176,22 @@ func imageRows(img image.Summary, digests, trunc bool, now time.Time) []ImageRow
 		return r
 	}
 	for _, t := range img.RepoTags {
-		named, err := reference.ParseNormalizedNamed(t)
+		named, err := imgref.ParseNormalizedNamed(t)
 		if err != nil {
 			continue
 		}
-		if tagged, ok := named.(reference.NamedTagged); ok {
-			r := get(reference.FamiliarName(named))
+		if tagged, ok := named.(imgref.NamedTagged); ok {
+			r := get(imgref.FamiliarName(named))
 			r.tags = append(r.tags, tagged.Tag())
 		}
 	}
 	for _, d := range img.RepoDigests {
-		named, err := reference.ParseNormalizedNamed(d)
+		named, err := imgref.ParseNormalizedNamed(d)
 		if err != nil {
 			continue
 		}
-		if c, ok := named.(reference.Canonical); ok {
-			r := get(reference.FamiliarName(named))
+		if c, ok := named.(imgref.Canonical); ok {
+			r := get(imgref.FamiliarName(named))
 			r.digests = append(r.digests, c.Digest().String())
 		}
 	}

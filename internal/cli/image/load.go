@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // LoadOptions are the flags of `berth load`.

@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/distribution/reference"
-	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
+	"github.com/berth-engine/berth/internal/cli/client/jsonmessage"
+	"github.com/berth-engine/berth/internal/cli/imgref"
 	registrycli "github.com/berth-engine/berth/internal/cli/registry"
 )
 
@@ -51,16 +51,16 @@ func NewPullCommand(c *cli.CLI) *cobra.Command {
 
 // RunPull pulls and prints docker's progress, then the full reference.
 func RunPull(ctx context.Context, c *cli.CLI, opts PullOptions) error {
-	named, err := reference.ParseNormalizedNamed(opts.Ref)
+	named, err := imgref.ParseNormalizedNamed(opts.Ref)
 	if err != nil {
 		return err
 	}
-	if opts.AllTags && !reference.IsNameOnly(named) {
+	if opts.AllTags && !imgref.IsNameOnly(named) {
 		return fmt.Errorf("tag can't be used with --all-tags/-a")
 	}
-	if !opts.AllTags && reference.IsNameOnly(named) {
-		named = reference.TagNameOnly(named)
-		if t, ok := named.(reference.Tagged); ok && !opts.Quiet {
+	if !opts.AllTags && imgref.IsNameOnly(named) {
+		named = imgref.TagNameOnly(named)
+		if t, ok := named.(imgref.Tagged); ok && !opts.Quiet {
 			fmt.Fprintf(c.Out, "Using default tag: %s\n", t.Tag())
 		}
 	}

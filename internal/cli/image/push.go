@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/distribution/reference"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
+	"github.com/berth-engine/berth/internal/cli/imgref"
 )
 
 // PushOptions are the flags of `berth push`.
@@ -43,16 +43,16 @@ func NewPushCommand(c *cli.CLI) *cobra.Command {
 
 // RunPush pushes and shows docker's progress; -q prints only the name.
 func RunPush(ctx context.Context, c *cli.CLI, opts PushOptions) error {
-	named, err := reference.ParseNormalizedNamed(opts.Ref)
+	named, err := imgref.ParseNormalizedNamed(opts.Ref)
 	if err != nil {
 		return err
 	}
-	if opts.AllTags && !reference.IsNameOnly(named) {
+	if opts.AllTags && !imgref.IsNameOnly(named) {
 		return fmt.Errorf("tag can't be used with --all-tags/-a")
 	}
-	if !opts.AllTags && reference.IsNameOnly(named) {
-		named = reference.TagNameOnly(named)
-		if t, ok := named.(reference.Tagged); ok && !opts.Quiet {
+	if !opts.AllTags && imgref.IsNameOnly(named) {
+		named = imgref.TagNameOnly(named)
+		if t, ok := named.(imgref.Tagged); ok && !opts.Quiet {
 			fmt.Fprintf(c.Out, "Using default tag: %s\n", t.Tag())
 		}
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // RemoveOptions are the flags of `berth rmi`.

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // SaveOptions are the flags of `berth save`.

@@ -3,10 +3,10 @@ package image
 import (
 	"context"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // NewTagCommand returns `berth tag` (also `berth image tag`).

@@ -6,10 +6,10 @@ import (
 	"net/netip"
 
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // ConnectOptions are the flags of `berth network connect`.

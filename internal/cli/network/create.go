@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // CreateOptions are the flags of `berth network create`.

@@ -3,10 +3,10 @@ package network
 import (
 	"context"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // PruneOptions are the flags of `berth network prune`.

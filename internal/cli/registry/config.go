@@ -16,9 +16,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
+
+	"github.com/berth-engine/berth/internal/cli/imgref"
 )
 
 // IndexServer is the key docker stores Docker Hub credentials under.
@@ -243,11 +244,11 @@ func hostOf(server string) string {
 
 // ServerFor is the credentials key for an image reference's registry.
 func ServerFor(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
+	named, err := imgref.ParseNormalizedNamed(ref)
 	if err != nil {
 		return ""
 	}
-	if d := reference.Domain(named); d != "docker.io" {
+	if d := imgref.Domain(named); d != "docker.io" {
 		return d
 	}
 	return IndexServer

@@ -9,11 +9,11 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/registry"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 )
 
 // Commands are login and logout.

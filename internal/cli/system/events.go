@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/cli/formatter"
 )
 

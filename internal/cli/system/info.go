@@ -10,10 +10,10 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
 	"github.com/berth-engine/berth/internal/cli/formatter"
 	"github.com/berth-engine/berth/internal/version"
 )

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/versions"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/client"
+	"github.com/berth-engine/berth/internal/cli/client/versions"
 	"github.com/berth-engine/berth/internal/cli/formatter"
 	"github.com/berth-engine/berth/internal/version"
 )
