@@ -1119,3 +1119,53 @@ func BenchmarkExec(b *testing.B) {
 		}
 	}
 }
+
+// TestMountNamespaceHeldUntilDelete: the shim keeps the container's mount
+// namespace after init exits (so that init's exit does not tear the mount
+// tree down before it is reported) and lets go of it at delete.
+func TestMountNamespaceHeldUntilDelete(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "read x"}, withStdin)
+	ctx := ctxT(t)
+	st, err := c.client.Init().State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self, _ := os.Readlink("/proc/self/ns/mnt"); ns == self {
+		t.Fatalf("init %d is in the test's mount namespace %s", st.Pid, ns)
+	}
+	held := func() bool {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.shimPid))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", c.shimPid, fd.Name())); l == ns {
+				return true
+			}
+		}
+		return false
+	}
+	if !held() {
+		t.Fatalf("the shim holds no handle to init's mount namespace %s", ns)
+	}
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.Init().Signal(ctx, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.client.Init().Wait(ctx); err != nil || e.ExitCode != 137 {
+		t.Fatalf("wait: %+v, %v", e, err)
+	}
+	if !held() {
+		t.Fatal("the mount namespace was let go before delete")
+	}
+	if err := c.client.Delete(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	// Delete answers after letting go; the shim may still be exiting.
+	if unix.Kill(c.shimPid, 0) == nil && held() {
+		t.Error("the mount namespace is still held after delete")
+	}
+}
