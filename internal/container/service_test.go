@@ -283,6 +283,22 @@ func TestRestoreUnsavedStart(t *testing.T) {
 	if c.State.Status != "running" {
 		t.Fatalf("stored state %q after start", c.State.Status)
 	}
+	// A restore that does not adopt the container leaves its shim behind.
+	live, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimPid, initPid := live.State.ShimPid, live.State.Pid
+	if shimPid == 0 || initPid == 0 {
+		t.Fatalf("pids of the running container: shim %d, init %d", shimPid, initPid)
+	}
+	t.Cleanup(func() {
+		for _, pid := range []int{initPid, shimPid} {
+			if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	c.State = State{Status: "created"}
 	if err := st.save(c); err != nil {
 		t.Fatal(err)
