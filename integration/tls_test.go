@@ -93,6 +93,22 @@ func TestTCPWithMutualTLS(t *testing.T) {
 	if r.ExitCode == 0 {
 		t.Fatalf("TLS without a client certificate was accepted: %s", r)
 	}
+	// berth's own client over mutual TLS, a hijacked stream included (run
+	// attaches to the container's output through the TLS connection).
+	tlsArgs := []string{"-H", "tcp://" + addr, "--tlsverify", "--tlscacert", ca, "--tlscert", client.cert, "--tlskey", client.key}
+	r = d.Berth(append(tlsArgs, "version", "--format", "{{.Server.APIVersion}}")...)
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "1.50" {
+		t.Fatalf("berth over mutual TLS: %s", r)
+	}
+	d.ImportBusybox()
+	r = d.Berth(append(tlsArgs, "run", "--rm", "--network", "none", harness.BusyboxImage, "sh", "-c", "echo over tls; exit 4")...)
+	if r.ExitCode != 4 || r.Stdout != "over tls\n" {
+		t.Fatalf("berth run over mutual TLS: %s", r)
+	}
+	r = d.Berth("-H", "tcp://"+addr, "--tls", "--tlscacert", ca, "version", "--format", "{{.Server.APIVersion}}")
+	if r.ExitCode == 0 {
+		t.Fatalf("berth: TLS without a client certificate was accepted: %s", r)
+	}
 	// The unix socket still works alongside.
 	if r = d.Docker("version", "--format", "{{.Server.APIVersion}}"); strings.TrimSpace(r.Stdout) != "1.50" {
 		t.Fatalf("unix socket: %s", r)
