@@ -50,8 +50,13 @@ func (s *store) save(c *Container) error {
 	if err != nil {
 		return err
 	}
+	return s.put(c.ID, data)
+}
+
+// put commits one encoded record.
+func (s *store) put(id string, data []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContainers).Put([]byte(c.ID), data)
+		return tx.Bucket(bucketContainers).Put([]byte(id), data)
 	})
 }
 
@@ -65,11 +70,7 @@ func (s *store) saveAsync(c *Container) (<-chan error, error) {
 		return nil, err
 	}
 	done := make(chan error, 1)
-	go func() {
-		done <- s.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketContainers).Put([]byte(c.ID), data)
-		})
-	}()
+	go func() { done <- s.put(c.ID, data) }()
 	return done, nil
 }
 

@@ -652,3 +652,28 @@ func TestMaxAPIVersionMatchesGoMod(t *testing.T) {
 		t.Errorf("go.mod has moby/moby/api %q, maxAPIVersion is %s", m, maxAPIVersion)
 	}
 }
+
+func TestTimestamp(t *testing.T) {
+	now := mustTime(t, "2026-11-24T10:00:00Z")
+	tests := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{in: "10m", want: now.Add(-10 * time.Minute)},
+		{in: "1h30m", want: now.Add(-90 * time.Minute)},
+		{in: "0", want: time.Unix(0, 0)},
+		{in: "1795514400", want: time.Unix(1795514400, 0)},
+		{in: "1795514400.5", want: time.Unix(1795514400, 500000000)},
+		{in: "1795514400.000000001", want: time.Unix(1795514400, 1)},
+		{in: "2026-11-24T12:00:00+02:00", want: now},
+		{in: "2026-11-24T10:00:00.25Z", want: now.Add(250 * time.Millisecond)},
+		{in: "yesterday", err: true},
+	}
+	for _, tt := range tests {
+		got, err := Timestamp(tt.in, now)
+		if (err != nil) != tt.err || !tt.err && !got.Equal(tt.want) {
+			t.Errorf("%s: %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -365,16 +365,8 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, o ContainerLogsOp
 	q := url.Values{}
 	flag(q, "stdout", o.ShowStdout)
 	flag(q, "stderr", o.ShowStderr)
-	now := time.Now()
-	for _, t := range []struct{ name, value string }{{"since", o.Since}, {"until", o.Until}} {
-		if t.value == "" {
-			continue
-		}
-		ts, err := apiTimestamp(t.value, now)
-		if err != nil {
-			return nil, fmt.Errorf("invalid value for %q: %w", t.name, err)
-		}
-		q.Set(t.name, ts)
+	if name, err := setTimes(q, o.Since, o.Until, time.Now()); err != nil {
+		return nil, fmt.Errorf("invalid value for %q: %w", name, err)
 	}
 	flag(q, "timestamps", o.Timestamps)
 	flag(q, "details", o.Details)

@@ -97,17 +97,9 @@ func (c *Client) Events(ctx context.Context, o EventsListOptions) EventsResult {
 	errs := make(chan error, 1)
 	res := EventsResult{Messages: msgs, Err: errs}
 	q := url.Values{}
-	now := time.Now()
-	for _, t := range []struct{ name, value string }{{"since", o.Since}, {"until", o.Until}} {
-		if t.value == "" {
-			continue
-		}
-		ts, err := apiTimestamp(t.value, now)
-		if err != nil {
-			errs <- err
-			return res
-		}
-		q.Set(t.name, ts)
+	if _, err := setTimes(q, o.Since, o.Until, time.Now()); err != nil {
+		errs <- err
+		return res
 	}
 	o.Filters.setQuery(q)
 	hdr := http.Header{"Accept": {"application/jsonl", "application/x-ndjson;q=0.9", "application/json-seq;q=0.5"}}

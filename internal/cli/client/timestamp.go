@@ -2,10 +2,49 @@ package client
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// setTimes sets the since and until parameters from --since/--until
+// values; on a bad value it returns the parameter's name and the error.
+func setTimes(q url.Values, since, until string, now time.Time) (string, error) {
+	for _, t := range []struct{ name, value string }{{"since", since}, {"until", until}} {
+		if t.value == "" {
+			continue
+		}
+		ts, err := apiTimestamp(t.value, now)
+		if err != nil {
+			return t.name, err
+		}
+		q.Set(t.name, ts)
+	}
+	return "", nil
+}
+
+// Timestamp is the time a --since/--until value names, read as the
+// requests read it.
+func Timestamp(value string, now time.Time) (time.Time, error) {
+	ts, err := apiTimestamp(value, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, frac, _ := strings.Cut(ts, ".")
+	secs, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var nsec int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if nsec, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Unix(secs, nsec), nil
+}
 
 // apiTimestamp turns a --since/--until value into the API's form, as docker
 // does: a duration counts back from now (whole seconds), an RFC 3339 date

@@ -368,7 +368,7 @@ func TestEvents(t *testing.T) {
 			name:      "format, filters and times reach the API",
 			args:      []string{"system", "events", "--format", "{{.Type}} {{.Action}}", "-f", "type=container", "--since", "1795514400", "--until", "2026-11-24T10:00:05Z"},
 			wantOut:   "container create\nnetwork connect\n",
-			wantQuery: []string{"since=1795514400.000000000", "until=1795514405.000000000", "filters=%7B%22type%22%3A%7B%22container%22%3Atrue%7D%7D"},
+			wantQuery: []string{"since=1795514400&", "until=1795514405.000000000", "filters=%7B%22type%22%3A%7B%22container%22%3Atrue%7D%7D"},
 		},
 		{name: "bad filter is a flag error", args: []string{"events", "--filter", "type"}, wantCode: 125},
 		{name: "bad since", args: []string{"events", "--since", "yesterday"}, wantCode: 1},

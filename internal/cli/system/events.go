@@ -64,19 +64,13 @@ func RunEvents(ctx context.Context, c *cli.CLI, opts EventsOptions) error {
 	if opts.Filters != nil {
 		listOpts.Filters = opts.Filters.Value()
 	}
-	if opts.Since != "" {
-		t, err := ParseTimestamp(opts.Since, now)
-		if err != nil {
-			return err
-		}
-		listOpts.Since = APITimestamp(t)
-	}
+	// The client sends --since/--until in the API's form, as docker's does.
+	listOpts.Since, listOpts.Until = opts.Since, opts.Until
 	if opts.Until != "" {
-		t, err := ParseTimestamp(opts.Until, now)
+		t, err := client.Timestamp(opts.Until, now)
 		if err != nil {
 			return err
 		}
-		listOpts.Until = APITimestamp(t)
 		// The daemon ends the stream at --until; the local deadline (with
 		// grace for clock skew) only guards against one that does not.
 		deadline := t
