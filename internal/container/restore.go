@@ -71,6 +71,13 @@ func (s *Service) reconnectLocked(ctx context.Context, c *Container) {
 	if err == nil {
 		st, err := client.Init().State(sctx)
 		if err == nil && (st.Status == shim.StatusRunning || st.Status == shim.StatusPaused) {
+			if st.Held {
+				// The daemon died while starting it, before the start
+				// let its output go: the container runs; let it.
+				if _, err := client.Init().StartState(sctx); err != nil {
+					s.log.Warn("restore: releasing the output of a container that was starting", "container", c.ID, "err", err)
+				}
+			}
 			c.State.Pid = st.Pid
 			c.State.ShimPid = st.ShimPid
 			if st.Status == shim.StatusPaused {

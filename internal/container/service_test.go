@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -361,16 +362,22 @@ func TestRestoreCreateWithoutLayer(t *testing.T) {
 	}
 }
 
-// TestRestoreInterruptedStart: a daemon that dies while starting a
-// container leaves a record saying "running" and a shim whose init never
-// ran; the restarted daemon removes that shim and records a failed start.
+// TestRestoreInterruptedStart: a daemon that dies in a start after the shim
+// has created the container, before its start call: init already runs its
+// command (the shim lets it go at once) with its output held for attachers,
+// and the record says "running". The restarted daemon adopts the container
+// and lets its output go; its exit is then recorded as for any other.
 func TestRestoreInterruptedStart(t *testing.T) {
 	e := newEnv(t)
-	id, _, err := e.svc.Create(context.Background(), CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}})
+	id, _, err := e.svc.Create(context.Background(), CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"sh", "-c", "echo up; exec sleep 100"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reached, release := make(chan shim.State, 1), make(chan struct{})
+	var once sync.Once
+	// The interrupted start holds the container's lock until released.
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
 	defaultStartInit := startInit
 	t.Cleanup(func() { startInit = defaultStartInit })
 	startInit = func(ctx context.Context, client *shim.Client) (shim.State, error) {
@@ -387,9 +394,16 @@ func TestRestoreInterruptedStart(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("start did not reach its init")
 	}
-	if st.Status != shim.StatusCreated || st.ShimPid == 0 {
+	if st.Status != shim.StatusRunning || !st.Held || st.ShimPid == 0 || st.Pid == 0 {
 		t.Fatalf("shim state before the interruption: %+v", st)
 	}
+	t.Cleanup(func() {
+		for _, pid := range []int{st.Pid, st.ShimPid} {
+			if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	// The "running" record precedes the start of init.
 	stored := func() string {
 		st2, err := newStore(e.db)
@@ -418,20 +432,33 @@ func TestRestoreInterruptedStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if insp.State.Running || insp.State.Status != "exited" || insp.State.Error == "" {
-		t.Errorf("after restore: %+v", insp.State)
+	if !insp.State.Running || insp.State.Pid != st.Pid {
+		t.Fatalf("after restore: %+v, want running with pid %d", insp.State, st.Pid)
 	}
-	for i := 0; i < 500 && syscall.Kill(st.ShimPid, 0) == nil && !zombie(st.ShimPid); i++ {
-		time.Sleep(10 * time.Millisecond)
+	client, err := shim.Dial(context.Background(), svc2.socketPath(id))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if syscall.Kill(st.ShimPid, 0) == nil && !zombie(st.ShimPid) {
-		_ = syscall.Kill(st.ShimPid, syscall.SIGKILL)
-		t.Error("the shim of the interrupted start still runs")
+	st2, err := client.Init().State(context.Background())
+	client.Close()
+	if err != nil || st2.Held {
+		t.Fatalf("shim state after restore: %+v, %v; want the output released", st2, err)
 	}
-	close(release)
+	// Held output would keep the exit from being recorded.
+	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	e.svc, svc2 = svc2, e.svc
+	if got := e.logs(t, id); got != "up\n" {
+		t.Errorf("log %q", got)
+	}
+	// The old daemon's start ends now; its cleanup finds the container gone.
+	free()
 	<-started
-	e.svc.Close()
-	e.svc = svc2
+	svc2.Close()
 }
 
 func zombie(pid int) bool {

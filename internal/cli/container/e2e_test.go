@@ -95,6 +95,9 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			for !f.started() {
 				time.Sleep(5 * time.Millisecond)
 			}
+			if f.startErr != "" {
+				return // a container that failed to start writes nothing
+			}
 			_, _ = conn.Write(frame(1, "hello from stdout\n"))
 			_, _ = conn.Write(frame(2, "hello from stderr\n"))
 		}()

@@ -393,6 +393,57 @@ func TestLogOutput(t *testing.T) {
 	}
 }
 
+// TestOutputHeldForAttachers: init runs from its creation, ahead of the
+// start; an attacher connected before the start still gets its output from
+// the first byte, here more than the shim holds (the process waits for the
+// start with its pipe full), and the log has it all.
+func TestOutputHeldForAttachers(t *testing.T) {
+	c := newContainer(t, []string{"sh", "-c", "seq 1 200000; echo end >&2"})
+	ctx := ctxT(t)
+	var want strings.Builder
+	for i := 1; i <= 200000; i++ {
+		want.WriteString(strconv.Itoa(i) + "\n")
+	}
+	// Let it run ahead into the bound.
+	for i := 0; i < 100; i++ {
+		if fi, err := os.Stat(c.log); err == nil && fi.Size() > 1<<20 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, err := c.client.Init().State(ctx)
+	if err != nil || st.Status != shim.StatusRunning || !st.Held {
+		t.Fatalf("state before the start: %+v, %v; want running, held", st, err)
+	}
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := c.client.Init().Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := demux(t, s)
+	if out != want.String() || errOut != "end\n" {
+		t.Errorf("attached stdout %d bytes (want %d, equal %v), stderr %q", len(out), want.Len(), out == want.String(), errOut)
+	}
+	if e, err := c.client.Init().Wait(ctx); err != nil || e.ExitCode != 0 {
+		t.Fatalf("exit %+v, %v", e, err)
+	}
+	var logged strings.Builder
+	for _, l := range c.logLines(t) {
+		if l.Stream == "stdout" {
+			logged.WriteString(l.Log)
+		}
+	}
+	if logged.String() != want.String() {
+		t.Errorf("log has %d bytes of stdout, want %d", logged.Len(), want.Len())
+	}
+	if err := c.client.Init().Start(ctx); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("second start: %v, want a conflict", err)
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	c := newContainer(t, []string{"sh", "-c", "exit 3"})
 	e := c.run(t)
@@ -462,25 +513,35 @@ func TestExec(t *testing.T) {
 }
 
 func TestTty(t *testing.T) {
-	c := newContainer(t, []string{"sh", "-c", "tty; stty size; echo done"}, withTty)
+	// Init runs as soon as the shim has created it: a resize reaches it
+	// running, as the docker CLI's does after its start.
+	c := newContainer(t, []string{"sh", "-c", "tty; read x; stty size; echo done"}, withTty, withStdin)
 	ctx := ctxT(t)
-	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdout: true})
+	s, err := c.client.Init().Attach(ctx, shim.AttachOptions{Stdin: true, Stdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := c.client.Init().Resize(ctx, 40, 100); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.client.Init().Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	out, err := io.ReadAll(s)
+	r := bufio.NewReader(s)
+	if line, err := r.ReadString('\n'); line != "/dev/pts/0\r\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	if err := c.client.Init().Resize(ctx, 40, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(s, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "/dev/pts/0\r\n40 100\r\ndone\r\n"; string(out) != want {
-		t.Errorf("tty output %q, want %q", out, want)
+	// The pty echoes the typed newline.
+	if want := "\r\n40 100\r\ndone\r\n"; string(out) != want {
+		t.Errorf("tty output after the resize %q, want %q", out, want)
 	}
 	if e, _ := c.client.Init().Wait(ctx); e.ExitCode != 0 {
 		t.Errorf("exit %d", e.ExitCode)

@@ -9,7 +9,12 @@
 // (bad request), 404 (no such exec), 409 (wrong state) or 500.
 //
 //	GET  /state[?exec=ID]       -> State
-//	POST /start[?exec=ID]       -> State; starts init (or a created exec)
+//	POST /start[?exec=ID]       -> State; starts a created exec. Init needs no
+//	                               start: the shim lets it run its command
+//	                               once created, holding its output (for
+//	                               attachers, not the log) until this call,
+//	                               which releases it and reports the
+//	                               command's start, or why it failed
 //	POST /signal?sig=N[&exec=ID] -> 204
 //	GET  /wait[?exec=ID]        -> Exit, once the process has exited and its
 //	                               output is fully written
@@ -71,6 +76,9 @@ type State struct {
 	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Held (init only): init runs but its output is held for the start
+	// that has not come (see POST /start).
+	Held bool `json:"held,omitempty"`
 }
 
 // Exit is a process's end. ExitCode is 128+N for a process killed by signal N,

@@ -46,6 +46,7 @@ func (s *server) routes() func(w *response, r *request) {
 		st := p.state()
 		if p.id == "" {
 			st.Status = s.status()
+			st.Held = p.out.isHeld()
 		}
 		return st
 	}

@@ -120,11 +120,25 @@ func (s *lineSplitter) flush() {
 // broadcaster hands one process's output to every attacher. A slow attacher
 // is dropped rather than allowed to block the container's writes (which
 // would stall the process and its log).
+//
+// A held broadcaster keeps the output instead of sending it, until release:
+// init runs from the moment its shim has created it, but the daemon connects
+// the attachers of a `run` after that, and they must see the output from its
+// first byte. The log is written at once either way. What is kept is
+// bounded: past maxHeld bytes or chunks, write waits for the release, and the
+// process's pipe fills behind it as it would with nobody reading.
 type broadcaster struct {
 	mu     sync.Mutex
 	tty    bool
 	subs   map[*subscriber]struct{}
-	closed bool
+	ended  bool // the process's output has ended (close)
+	closed bool // and the attachers have been told
+
+	held     bool
+	pending  []chunk
+	size     int        // bytes in pending
+	room     *sync.Cond // broadcast at release
+	released chan struct{}
 }
 
 type subscriber struct {
@@ -137,25 +151,93 @@ type chunk struct {
 	data   []byte
 }
 
-const subscriberQueue = 512
+const (
+	subscriberQueue = 512
+	// maxHeldBytes and maxHeldChunks bound what a held broadcaster keeps;
+	// the chunks fit in a new subscriber's queue with room to spare.
+	maxHeldBytes  = 1 << 20
+	maxHeldChunks = subscriberQueue / 2
+)
 
 func newBroadcaster(tty bool) *broadcaster {
-	return &broadcaster{tty: tty, subs: map[*subscriber]struct{}{}}
+	b := &broadcaster{tty: tty, subs: map[*subscriber]struct{}{}, released: make(chan struct{})}
+	b.room = sync.NewCond(&b.mu)
+	close(b.released)
+	return b
+}
+
+// hold makes b keep the output until release; it is called before the
+// process starts.
+func (b *broadcaster) hold() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held = true
+	b.released = make(chan struct{})
+}
+
+// release sends what was kept to the attachers subscribed by now, and
+// everything after it as it comes. It reports whether b was held.
+func (b *broadcaster) release() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.held {
+		return false
+	}
+	b.held = false
+	for _, c := range b.pending {
+		b.sendLocked(c)
+	}
+	b.pending, b.size = nil, 0
+	if b.ended {
+		b.closeLocked()
+	}
+	b.room.Broadcast()
+	close(b.released)
+	return true
+}
+
+// whenReleased is closed once b is not held.
+func (b *broadcaster) whenReleased() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.released
+}
+
+// isHeld reports whether b still keeps its output.
+func (b *broadcaster) isHeld() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
 }
 
 func (b *broadcaster) write(stream byte, p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for b.held && b.size > 0 && (b.size+len(p) > maxHeldBytes || len(b.pending) >= maxHeldChunks) {
+		b.room.Wait()
+	}
+	if b.held {
+		b.size += len(p)
+		if n := len(b.pending); n > 0 && b.pending[n-1].stream == stream {
+			b.pending[n-1].data = append(b.pending[n-1].data, p...)
+			return
+		}
+		b.pending = append(b.pending, chunk{stream, append([]byte(nil), p...)})
+		return
+	}
 	if len(b.subs) == 0 {
 		return
 	}
-	data := append([]byte(nil), p...)
+	b.sendLocked(chunk{stream, append([]byte(nil), p...)})
+}
+
+func (b *broadcaster) sendLocked(c chunk) {
 	for s := range b.subs {
-		if s.streams&(1<<stream) == 0 {
+		if s.streams&(1<<c.stream) == 0 {
 			continue
 		}
 		select {
-		case s.ch <- chunk{stream, data}:
+		case s.ch <- c:
 		default:
 			delete(b.subs, s)
 			close(s.ch)
@@ -163,10 +245,18 @@ func (b *broadcaster) write(stream byte, p []byte) {
 	}
 }
 
-// close ends every attacher's output once the process's output is done.
+// close ends every attacher's output once the process's output is done
+// (for a held broadcaster, once it is released).
 func (b *broadcaster) close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.ended = true
+	if !b.held {
+		b.closeLocked()
+	}
+}
+
+func (b *broadcaster) closeLocked() {
 	b.closed = true
 	for s := range b.subs {
 		close(s.ch)

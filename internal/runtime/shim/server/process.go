@@ -49,8 +49,13 @@ type process struct {
 	startedAt  time.Time
 	finishedAt time.Time
 	done       chan struct{} // closed once exited and output drained
-	onDone     func(*api.Exit)
-	oomKilled  bool
+	// begun is closed once a process the shim started on its own (init,
+	// see server.beginInit) has exec'd its command, or failed to: then
+	// beginErr says why.
+	begun     chan struct{}
+	beginErr  error
+	onDone    func(*api.Exit)
+	oomKilled bool
 }
 
 type consoleResult struct {
@@ -177,6 +182,9 @@ func (p *process) started() error {
 func (p *process) exited(ws unix.WaitStatus) {
 	code := exitCode(ws)
 	at := time.Now()
+	// Held output cannot drain before its release (the daemon's start):
+	// the bound on draining counts from there.
+	<-p.out.whenReleased()
 	drained := make(chan struct{})
 	go func() { p.pumps.Wait(); close(drained) }()
 	select {

@@ -184,6 +184,7 @@ func (s *server) create() error {
 	}
 	p.lp.Init = true
 	p.onDone = s.initExited
+	p.out.hold()
 	s.init = p
 	err = s.reaper.start(func() (int, error) {
 		if err := c.Start(p.lp); err != nil {
@@ -197,11 +198,13 @@ func (s *server) create() error {
 		err = p.started()
 	}
 	if err != nil {
+		p.out.release()
 		p.closeAll()
 		_ = c.Destroy()
 		return fmt.Errorf("starting container init: %w", err)
 	}
 	s.holdMountNamespace(p.pid)
+	s.beginInit(p)
 	// Without a memory cgroup there is no OOM killer of our own to watch.
 	if ch, err := c.NotifyOOM(); err == nil {
 		go func() {
@@ -258,7 +261,51 @@ func (s *server) process(id string) (*process, error) {
 	return p, nil
 }
 
+// beginInit lets init run its command as soon as libcontainer has set the
+// container up, without waiting for the daemon's start: that round trip
+// (the shim answering that it serves, the daemon connecting the attachers
+// and asking for the start) then overlaps the command's own start instead
+// of preceding it. The output stays held until the start (startInit), so
+// attachers connected before it miss none of it.
+func (s *server) beginInit(p *process) {
+	p.mu.Lock()
+	if p.status == api.StatusCreated { // not already dead
+		p.status = api.StatusRunning
+		p.startedAt = time.Now()
+	}
+	p.begun = make(chan struct{})
+	p.mu.Unlock()
+	go func() {
+		defer close(p.begun)
+		if err := s.container.Exec(); err != nil {
+			p.beginErr = fmt.Errorf("starting container: %w", err)
+			return
+		}
+		if p.entryStatus != nil {
+			if err := p.waitEntry(); err != nil {
+				p.beginErr = fmt.Errorf("starting container init: unable to start container process: error during container init: %w", err)
+			}
+			return
+		}
+		waitExecve(p.pid)
+	}()
+}
+
+// startInit is the daemon's start of init, which beginInit began: it
+// releases the output to the attachers connected by now and reports, once
+// known, whether the command could be started.
+func (s *server) startInit(p *process) error {
+	if !p.out.release() {
+		return errdefs.Conflict(fmt.Errorf("process is %s, not created", p.state().Status))
+	}
+	<-p.begun
+	return p.beginErr
+}
+
 func (s *server) start(p *process) error {
+	if p.id == "" {
+		return s.startInit(p)
+	}
 	p.mu.Lock()
 	if p.status != api.StatusCreated {
 		st := p.status
@@ -271,19 +318,6 @@ func (s *server) start(p *process) error {
 	p.startedAt = time.Now()
 	p.mu.Unlock()
 
-	if p.id == "" {
-		if err := s.container.Exec(); err != nil {
-			return fmt.Errorf("starting container: %w", err)
-		}
-		if p.entryStatus != nil {
-			if err := p.waitEntry(); err != nil {
-				return fmt.Errorf("starting container init: unable to start container process: error during container init: %w", err)
-			}
-			return nil
-		}
-		waitExecve(p.pid)
-		return nil
-	}
 	if st := s.status(); st != api.StatusRunning {
 		p.mu.Lock()
 		p.status = api.StatusCreated
@@ -380,6 +414,9 @@ func (s *server) newExec(req api.ExecRequest) (string, error) {
 }
 
 func (s *server) delete(ctx context.Context, force bool) error {
+	// A start that failed in the daemon leaves init's output held; its
+	// exit cannot be recorded until the output is let go.
+	s.init.out.release()
 	st := s.init.state().Status
 	if st == api.StatusRunning || st == api.StatusPaused {
 		if !force {
