@@ -114,18 +114,34 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 	// commit is two disk flushes). A daemon that dies in between leaves a
 	// layer without a record, which sweepOrphans removes, or a record
 	// without its layer, which Restore prepares again (nothing can have
-	// written to it). Until both are done the record is visible but c.mu,
-	// which a start or removal takes first, is held.
+	// written to it). The container is visible from the start, but c.mu,
+	// which a start or removal takes first, is held until both are done.
+	//
+	// A container removed when it stops (--rm) is answered for before
+	// its commits are done: they run while the client attaches and asks
+	// for the start, which waits for them. Its creation need not survive
+	// a crash: a daemon that finds such a container not running when it
+	// starts removes it (as dockerd does), and a layer without its record
+	// is swept.
+	async := hc.AutoRemove
+	if async {
+		ctx = context.WithoutCancel(ctx)
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	prepared := make(chan error, 1)
 	go func() {
 		_, err := s.cfg.Snapshotter.Prepare(ctx, c.SnapshotKey, img.ChainID)
 		prepared <- err
 	}()
-	addErr := s.addRecord(ctx, c, opts.Networking)
-	prepErr := <-prepared
-	if addErr != nil || prepErr != nil {
+	commit, addErr := s.insertRecord(ctx, c, opts.Networking)
+	finish := func() error {
+		if addErr == nil {
+			addErr = commit()
+		}
+		prepErr := <-prepared
+		if addErr == nil && prepErr == nil {
+			return nil
+		}
 		cctx := context.WithoutCancel(ctx)
 		if addErr == nil {
 			_ = s.deleteRecord(cctx, c)
@@ -136,11 +152,29 @@ func (s *Service) Create(ctx context.Context, opts CreateOptions) (id string, wa
 		_ = s.releaseMounts(cctx, c, true)
 		os.RemoveAll(s.containerDir(id))
 		if prepErr != nil {
-			return "", nil, fmt.Errorf("prepare container filesystem: %w", prepErr)
+			return fmt.Errorf("prepare container filesystem: %w", prepErr)
 		}
-		return "", nil, addErr
+		return addErr
+	}
+	if !async || addErr != nil {
+		defer c.mu.Unlock()
+		if err := finish(); err != nil {
+			return "", nil, err
+		}
+		s.event(c, "create", nil)
+		return id, warnings, nil
 	}
 	s.event(c, "create", nil)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer c.mu.Unlock()
+		if err := finish(); err != nil {
+			// Gone again: the start that follows finds no such container.
+			s.log.Warn("creating an auto-removed container", "container", c.ID, "err", err)
+			s.event(c, "destroy", nil)
+		}
+	}()
 	return id, warnings, nil
 }
 

@@ -55,45 +55,75 @@ func (s *Service) sharedNetworkRecords() networkRecords {
 // addRecord stores a new container and registers its networking; on an
 // error neither is done.
 func (s *Service) addRecord(ctx context.Context, c *Container, nc *network.NetworkingConfig) error {
-	nr := s.sharedNetworkRecords()
-	if nr == nil {
-		if err := s.store.add(c, nil); err != nil {
-			return err
-		}
-		if err := s.registerNetwork(ctx, c, nc); err != nil {
-			_ = s.store.delete(c, nil)
-			return err
-		}
-		return nil
-	}
-	put, apply, err := nr.PrepareRegister(s.networkRequest(c, nc))
+	commit, err := s.insertRecord(ctx, c, nc)
 	if err != nil {
 		return err
 	}
-	if err := s.store.add(c, put); err != nil {
-		return err
+	return commit()
+}
+
+// insertRecord makes a new container visible, its name reserved, and
+// returns the commit of its record and networking, for the caller to run
+// now or later (it holds c.mu until it has); on an error from either,
+// neither is kept.
+func (s *Service) insertRecord(ctx context.Context, c *Container, nc *network.NetworkingConfig) (commit func() error, err error) {
+	nr := s.sharedNetworkRecords()
+	if nr == nil {
+		if err := s.store.add(c, nil); err != nil {
+			return nil, err
+		}
+		if err := s.registerNetwork(ctx, c, nc); err != nil {
+			_ = s.store.delete(c, nil)
+			return nil, err
+		}
+		return func() error { return nil }, nil
 	}
-	apply()
-	return nil
+	put, apply, err := nr.PrepareRegister(s.networkRequest(c, nc))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.insert(c); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := s.store.commitAdd(c, put); err != nil {
+			s.store.forget(c)
+			return err
+		}
+		apply()
+		return nil
+	}, nil
 }
 
 // deleteRecord forgets a container and its networking (released first).
 func (s *Service) deleteRecord(ctx context.Context, c *Container) error {
-	nr := s.sharedNetworkRecords()
-	if nr == nil {
-		if err := s.store.delete(c, nil); err != nil {
+	return s.forgetRecord(ctx, c, false)()
+}
+
+// forgetRecord forgets a container and its networking (released first)
+// and returns the commit of the deletion, for the caller to run. With
+// early, the container is forgotten at once and the commit may follow any
+// time later (a daemon that dies before it finds the record again at its
+// next start); otherwise it is forgotten once the commit has succeeded.
+func (s *Service) forgetRecord(ctx context.Context, c *Container, early bool) (commit func() error) {
+	var put func(*bolt.Tx) error
+	apply := func() { s.unregisterNetwork(ctx, c) }
+	if nr := s.sharedNetworkRecords(); nr != nil {
+		s.disconnectNetwork(ctx, c)
+		put, apply = nr.PrepareUnregister(c.ID)
+	}
+	if early {
+		s.store.forget(c)
+		apply()
+		return func() error { return s.store.commitDelete(c, put) }
+	}
+	return func() error {
+		if err := s.store.delete(c, put); err != nil {
 			return err
 		}
-		s.unregisterNetwork(ctx, c)
+		apply()
 		return nil
 	}
-	s.disconnectNetwork(ctx, c)
-	put, apply := nr.PrepareUnregister(c.ID)
-	if err := s.store.delete(c, put); err != nil {
-		return err
-	}
-	apply()
-	return nil
 }
 
 // connectNetwork prepares the container's network before its process

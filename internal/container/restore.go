@@ -17,8 +17,9 @@ import (
 // Restore reconciles stored containers with reality after a daemon start:
 // containers whose shim still answers are watched again; those whose shim
 // is gone get the exit recorded in the shim's exit file; restart policies
-// then apply; removals interrupted by a crash are finished, and what
-// removed containers left behind is swept (sweepOrphans).
+// then apply; removals interrupted by a crash are finished, auto-removed
+// containers that are not running are removed, and what removed containers
+// left behind is swept (sweepOrphans).
 func (s *Service) Restore(ctx context.Context) {
 	s.sweepOrphans(ctx)
 	var toStart []*Container
@@ -39,6 +40,15 @@ func (s *Service) Restore(ctx context.Context) {
 			// A start the daemon died in, before its "running" record was
 			// committed (see startLocked): the shim says how far it got.
 			s.reconnectLocked(ctx, c)
+		case c.State.Status == container.StateCreated && c.HostConfig.AutoRemove:
+			// As dockerd: a container removed when it stops is removed
+			// when the daemon starts and finds it not running. (Its
+			// creation is not waited for on disk; see Create.)
+			c.mu.Unlock()
+			if err := s.Remove(ctx, c.ID, RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+				s.log.Warn("removing an auto-removed container that never ran", "container", c.ID, "err", err)
+			}
+			continue
 		case c.State.Status == container.StateCreated:
 			s.ensureLayerLocked(ctx, c)
 		}

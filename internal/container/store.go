@@ -37,7 +37,13 @@ func newStore(db *bolt.DB) (*store, error) {
 				return fmt.Errorf("container record %s: %w", k, err)
 			}
 			s.byID[c.ID] = c
-			s.byName[c.Name] = c.ID
+			// Two records can share a name after a crash: a removal's
+			// commit may come after the creation of the name's next owner
+			// (see Service.forgetRecord). The newer one has it; the other
+			// is being removed.
+			if prev, ok := s.byID[s.byName[c.Name]]; !ok || !prev.Created.After(c.Created) {
+				s.byName[c.Name] = c.ID
+			}
 			return nil
 		})
 	})
@@ -74,20 +80,41 @@ func (s *store) saveAsync(c *Container) (<-chan error, error) {
 	return done, nil
 }
 
-// add registers a new container, reserving its name; also, when given,
-// writes more in the same transaction (the container's networking). also
-// must take no lock that is held around writes to the database.
+// add registers a new container: it is inserted, then committed (with
+// also, when given, in the same transaction); on an error it is forgotten.
+// also must take no lock that is held around writes to the database.
 func (s *store) add(c *Container, also func(*bolt.Tx) error) error {
+	if err := s.insert(c); err != nil {
+		return err
+	}
+	if err := s.commitAdd(c, also); err != nil {
+		s.forget(c)
+		return err
+	}
+	return nil
+}
+
+// insert reserves c's name and makes c visible, before its record is
+// committed.
+func (s *store) insert(c *Container) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.byName[c.Name]; ok {
 		return errdefs.Conflictf(`Conflict. The container name "/%s" is already in use by container "%s". You have to remove (or rename) that container to be able to reuse that name.`, c.Name, id)
 	}
+	s.byID[c.ID] = c
+	s.byName[c.Name] = c.ID
+	return nil
+}
+
+// commitAdd commits the record of an inserted container; the caller holds
+// c.mu.
+func (s *store) commitAdd(c *Container, also func(*bolt.Tx) error) error {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketContainers).Put([]byte(c.ID), data); err != nil {
 			return err
 		}
@@ -96,21 +123,22 @@ func (s *store) add(c *Container, also func(*bolt.Tx) error) error {
 		}
 		return nil
 	})
-	if err != nil {
+}
+
+// delete forgets a container once its record's deletion is committed;
+// also, when given, writes more in the same transaction (forgets the
+// container's networking), under the same rule as add's.
+func (s *store) delete(c *Container, also func(*bolt.Tx) error) error {
+	if err := s.commitDelete(c, also); err != nil {
 		return err
 	}
-	s.byID[c.ID] = c
-	s.byName[c.Name] = c.ID
+	s.forget(c)
 	return nil
 }
 
-// delete forgets a container; also, when given, writes more in the same
-// transaction (forgets the container's networking), under the same rule as
-// add's.
-func (s *store) delete(c *Container, also func(*bolt.Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+// commitDelete commits the deletion of c's record.
+func (s *store) commitDelete(c *Container, also func(*bolt.Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketContainers).Delete([]byte(c.ID)); err != nil {
 			return err
 		}
@@ -119,14 +147,16 @@ func (s *store) delete(c *Container, also func(*bolt.Tx) error) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+}
+
+// forget drops c from memory; its name is free again.
+func (s *store) forget(c *Container) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.byID, c.ID)
 	if s.byName[c.Name] == c.ID {
 		delete(s.byName, c.Name)
 	}
-	return nil
 }
 
 func (s *store) rename(c *Container, newName string) error {

@@ -55,20 +55,25 @@ func (s *Service) removeExited(c *Container, client *shim.Client) {
 	s.teardownMu.Lock()
 	s.teardowns[c.ID] = td
 	s.teardownMu.Unlock()
-	if err := s.deleteRecord(ctx, c); err != nil {
-		// The record stays; a restart finds its shim gone and removes it.
-		s.log.Warn("auto-remove", "container", c.ID, "err", err)
-		c.State.Status = container.StateDead
-		c.State.Error = err.Error()
-	} else {
-		s.dropExecs(c.ID)
-		s.event(c, "destroy", nil)
-	}
+	// Forgotten now, its record's deletion committed next, in the
+	// background: the stored record still says "running" (an auto-removed
+	// container is not recorded as exited), so a daemon that dies before
+	// the commit finds it at its next start as a container that exited
+	// while it was down, with its runtime intact (released only after the
+	// commit), and removes it then. The disk flushes of the commit are off
+	// the path of `run --rm`, which waits for the removal.
+	commit := s.forgetRecord(ctx, c, true)
+	s.dropExecs(c.ID)
+	s.event(c, "destroy", nil)
 	c.notifyLocked()
 	c.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		if err := commit(); err != nil {
+			// The record stays; the next start removes it.
+			s.log.Warn("auto-remove: deleting the record", "container", c.ID, "err", err)
+		}
 		s.teardownRuntime(c, client)
 		s.teardownMu.Lock()
 		delete(s.teardowns, c.ID)

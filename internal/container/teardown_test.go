@@ -126,3 +126,96 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("the known container after the sweep: %+v %v", insp, err)
 	}
 }
+
+// storedStatus reads c's record from the database, "" without one.
+func (e *env) storedStatus(t *testing.T, id string) string {
+	t.Helper()
+	st, err := newStore(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.get(id)
+	if err != nil {
+		return ""
+	}
+	return string(c.State.Status)
+}
+
+// TestAutoRemoveCommitsOffThePath: a --rm container is answered for before
+// its creation is committed and reported removed before its deletion is;
+// each commit still lands, in order with the start's.
+func TestAutoRemoveCommitsOffThePath(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"sleep", "100"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The start waits for the creation's commits: the "running" record
+	// is written after the "created" one, never before.
+	if err := e.svc.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.storedStatus(t, id); got != "running" {
+		t.Fatalf("stored state after start %q, want running", got)
+	}
+	c, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimPid := c.State.ShimPid
+	wait, err := e.svc.PrepareWait(id, container.WaitConditionRemoved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Kill(ctx, id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if res, err := wait(wctx); err != nil || res.ExitCode != 137 {
+		t.Fatalf("wait removed: %+v %v", res, err)
+	}
+	if _, err := e.svc.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("inspect after removal: %v", err)
+	}
+	// The record's deletion is committed before the runtime goes.
+	e.waitNoLeftovers(t, e.svc, c, shimPid)
+	if got := e.storedStatus(t, id); got != "" {
+		t.Errorf("record after the teardown: %q", got)
+	}
+}
+
+// TestRestoreRemovesAutoRemoveNeverStarted: as dockerd, a daemon removes at
+// its start a --rm container that is not running, here one created but not
+// started (its creation is not waited for on disk, so it may as well be
+// gone).
+func TestRestoreRemovesAutoRemoveNeverStarted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close() // waits for the creation's commits
+	if got := e.storedStatus(t, id); got != "created" {
+		t.Fatalf("stored state %q, want created", got)
+	}
+	svc2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc2
+	svc2.Restore(ctx)
+	if _, err := svc2.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("inspect after restore: %v", err)
+	}
+	e.waitNoLeftovers(t, svc2, c, 0)
+	if got := e.storedStatus(t, id); got != "" {
+		t.Errorf("record after restore: %q", got)
+	}
+}

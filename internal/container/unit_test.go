@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestDetachReader(t *testing.T) {
@@ -176,5 +178,47 @@ func TestBuildResolvConf(t *testing.T) {
 	}
 	if string(got) != "nameserver 10.9.9.9\nsearch example.test\noptions ndots:2\n" {
 		t.Fatalf("resolv.conf %q: the loopback resolver must be dropped", got)
+	}
+}
+
+// TestStoreLoadDuplicateName: a removal's commit may come after the
+// creation of the name's next owner, and a crash in between leaves two
+// records with one name; the newer one has it.
+func TestStoreLoadDuplicateName(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "m.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := newStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	// The older record's id sorts last, so it is loaded last.
+	older := &Container{ID: strings.Repeat("f", 64), Name: "web", Created: now.Add(-time.Minute)}
+	newer := &Container{ID: strings.Repeat("0", 64), Name: "web", Created: now}
+	for _, c := range []*Container{older, newer} {
+		if err := st.commitAdd(c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st2, err := newStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := st2.get("web"); err != nil || c.ID != newer.ID {
+		t.Fatalf("web is %v, %v; want the newer container", c, err)
+	}
+	// Removing the older one leaves the name to the newer.
+	old, err := st2.get(older.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.delete(old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := st2.get("web"); err != nil || c.ID != newer.ID {
+		t.Fatalf("after removing the older: web is %v, %v", c, err)
 	}
 }
