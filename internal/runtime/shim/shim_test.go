@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -789,6 +790,75 @@ func TestPrivileged(t *testing.T) {
 	}
 	if out[2] != "1" {
 		t.Errorf("/sys is not read-write")
+	}
+}
+
+// TestCgroupTree: the container's /sys/fs/cgroup on cgroup v1 in the host's
+// cgroup namespace (the shim stages it; see server.cgroupStage): a
+// writable tmpfs holding, for every hierarchy of the host, a read-only
+// bind of the container's own cgroup (read-write with --privileged); none
+// of it shows on the host, and the shim's threads are all back in the
+// host's mount namespace.
+func TestCgroupTree(t *testing.T) {
+	if cgroups.IsCgroup2UnifiedMode() {
+		t.Skip("cgroup v1 only: on v2 libcontainer mounts cgroup2 itself")
+	}
+	hosts, err := cgroups.GetCgroupMounts(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, privileged := range []bool{false, true} {
+		c := newContainer(t, []string{"sh", "-c", "cat /proc/self/mountinfo; echo --; ls /sys/fs/cgroup; echo --; if echo 7 2>/dev/null >/sys/fs/cgroup/pids/pids.max; then echo wrote; fi"}, func(o *spec.Options, _ *shim.StartOptions) {
+			o.Privileged = privileged
+		})
+		out := c.stdout(t)
+		parts := strings.Split(out, "--\n")
+		if len(parts) != 3 {
+			t.Fatalf("output %q", out)
+		}
+		want := "/" + cgroupParent + "/" + c.id
+		mode := "ro,"
+		if privileged {
+			mode = "rw,"
+		}
+		var tmpfs bool
+		binds := map[string]bool{}
+		for _, l := range strings.Split(parts[0], "\n") {
+			f := strings.Fields(l)
+			if len(f) < 10 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
+				continue
+			}
+			if f[4] == "/sys/fs/cgroup" {
+				tmpfs = strings.HasPrefix(f[5], "rw,") && strings.Contains(l, " - tmpfs ") && strings.Contains(l, "mode=755")
+				continue
+			}
+			if f[3] != want || !strings.HasPrefix(f[5], mode) {
+				t.Errorf("privileged=%v: %s: root %s, options %s; want %s, %s", privileged, f[4], f[3], f[5], want, mode)
+			}
+			binds[filepath.Base(f[4])] = true
+		}
+		if !tmpfs {
+			t.Errorf("privileged=%v: no writable tmpfs at /sys/fs/cgroup:\n%s", privileged, parts[0])
+		}
+		for _, m := range hosts {
+			if !binds[filepath.Base(m.Mountpoint)] {
+				t.Errorf("privileged=%v: hierarchy %s missing in the container", privileged, m.Mountpoint)
+			}
+		}
+		if wrote := strings.Contains(parts[2], "wrote"); wrote != privileged {
+			t.Errorf("privileged=%v: writing pids.max: %q", privileged, parts[2])
+		}
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mi), c.dir) {
+			t.Errorf("the staged tree shows on the host:\n%s", mi)
+		}
+		own, _ := os.Readlink("/proc/self/ns/mnt")
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/ns/mnt", c.shimPid))
+		for _, task := range tasks {
+			if ns, err := os.Readlink(task); err == nil && ns != own {
+				t.Errorf("shim thread %s in mount namespace %s, not the host's %s", task, ns, own)
+			}
+		}
 	}
 }
 

@@ -162,6 +162,7 @@ func (s *server) create() error {
 			config.Seccomp = nil
 		}
 	}
+	stage := planCgroupStage(config, filepath.Join(s.cfg.Bundle, ".cgroup"))
 	c, err := libcontainer.Create(s.cfg.StateDir, s.cfg.ID, config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
@@ -187,7 +188,13 @@ func (s *server) create() error {
 	p.out.hold()
 	s.init = p
 	err = s.reaper.start(func() (int, error) {
-		if err := c.Start(p.lp); err != nil {
+		start := func() error { return c.Start(p.lp) }
+		if stage != nil {
+			err = stage.start(start)
+		} else {
+			err = start()
+		}
+		if err != nil {
 			return 0, err
 		}
 		pid, err := p.lp.Pid()
