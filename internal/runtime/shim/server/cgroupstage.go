@@ -56,10 +56,13 @@ type stageLink struct{ name, target string }
 
 // planCgroupStage returns the stage for config, with config's cgroup mount
 // already replaced by the bind of the staged tree, or nil when libcontainer
-// should mount /sys/fs/cgroup itself (cgroup v2, a cgroup namespace, no
-// cgroup mount, or anything unexpected).
+// should mount /sys/fs/cgroup itself (cgroup v2, a cgroup or user
+// namespace, no cgroup mount, or anything unexpected).
 func planCgroupStage(config *configs.Config, dir string) *cgroupStage {
-	if cgroups.IsCgroup2UnifiedMode() || config.Namespaces.Contains(configs.NEWCGROUP) || config.Cgroups == nil {
+	// Mounts made outside a user namespace would be locked in it; leave
+	// that case to libcontainer.
+	if cgroups.IsCgroup2UnifiedMode() || config.Namespaces.Contains(configs.NEWCGROUP) ||
+		config.Namespaces.Contains(configs.NEWUSER) || config.Cgroups == nil {
 		return nil
 	}
 	index := -1

@@ -60,6 +60,11 @@ func TestPlanCgroupStage(t *testing.T) {
 	if planCgroupStage(cgroupConfig(true), dir) != nil {
 		t.Error("a stage with a cgroup namespace")
 	}
+	user := cgroupConfig(false)
+	user.Namespaces = append(user.Namespaces, configs.Namespace{Type: configs.NEWUSER})
+	if planCgroupStage(user, dir) != nil {
+		t.Error("a stage with a user namespace")
+	}
 	none := cgroupConfig(false)
 	none.Mounts = none.Mounts[:1]
 	if planCgroupStage(none, dir) != nil {
