@@ -50,13 +50,10 @@ func (e *env) waitNoLeftovers(t *testing.T, svc *Service, c *Container, shimPid 
 	t.Fatalf("left behind: %v", left)
 }
 
-// TestAutoRemoveTeardown: a --rm container is reported removed once what a
-// user can see is gone; its runtime follows, and removing its image waits
-// for that.
-func TestAutoRemoveTeardown(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
+// createAutoRemove creates a --rm container running cmd.
+func (e *env) createAutoRemove(t *testing.T, cmd ...string) (string, *Container) {
+	t.Helper()
+	id, _, err := e.svc.Create(context.Background(), CreateOptions{Config: &container.Config{Image: "busybox", Cmd: cmd}, HostConfig: &container.HostConfig{AutoRemove: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +61,16 @@ func TestAutoRemoveTeardown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return id, c
+}
+
+// TestAutoRemoveTeardown: a --rm container is reported removed once what a
+// user can see is gone; its runtime follows, and removing its image waits
+// for that.
+func TestAutoRemoveTeardown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id, c := e.createAutoRemove(t, "true")
 	wait, err := e.svc.PrepareWait(id, container.WaitConditionRemoved)
 	if err != nil {
 		t.Fatal(err)
@@ -147,10 +154,7 @@ func (e *env) storedStatus(t *testing.T, id string) string {
 func TestAutoRemoveCommitsOffThePath(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"sleep", "100"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, c := e.createAutoRemove(t, "sleep", "100")
 	// The start waits for the creation's commits: the "running" record
 	// is written after the "created" one, never before.
 	if err := e.svc.Start(ctx, id); err != nil {
@@ -158,10 +162,6 @@ func TestAutoRemoveCommitsOffThePath(t *testing.T) {
 	}
 	if got := e.storedStatus(t, id); got != "running" {
 		t.Fatalf("stored state after start %q, want running", got)
-	}
-	c, err := e.svc.store.get(id)
-	if err != nil {
-		t.Fatal(err)
 	}
 	shimPid := c.State.ShimPid
 	wait, err := e.svc.PrepareWait(id, container.WaitConditionRemoved)
@@ -193,14 +193,7 @@ func TestAutoRemoveCommitsOffThePath(t *testing.T) {
 func TestRestoreRemovesAutoRemoveNeverStarted(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id, _, err := e.svc.Create(ctx, CreateOptions{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &container.HostConfig{AutoRemove: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := e.svc.store.get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, c := e.createAutoRemove(t, "true")
 	e.svc.Close() // waits for the creation's commits
 	if got := e.storedStatus(t, id); got != "created" {
 		t.Fatalf("stored state %q, want created", got)
