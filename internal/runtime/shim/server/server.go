@@ -189,6 +189,7 @@ func (s *server) create() error {
 	s.init = p
 	err = s.reaper.start(func() (int, error) {
 		start := func() error { return c.Start(p.lp) }
+		var err error
 		if stage != nil {
 			err = stage.start(start)
 		} else {
