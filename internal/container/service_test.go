@@ -193,6 +193,29 @@ func waitExit(t *testing.T, svc *Service, id string) WaitResult {
 	return res
 }
 
+// restored is a new service on e's data, restored as a restarted daemon's
+// is; the caller decides what becomes of the old one.
+func (e *env) restored(t *testing.T) *Service {
+	t.Helper()
+	svc, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Restore(context.Background())
+	return svc
+}
+
+// killed kills container id through svc and waits for its exit, 137.
+func killed(t *testing.T, svc *Service, id string) {
+	t.Helper()
+	if err := svc.Kill(context.Background(), id, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, svc, id); res.ExitCode != 137 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+}
+
 func TestRunOutputAndExitCode(t *testing.T) {
 	e := newEnv(t)
 	id := e.run(t, nil, "sh", "-c", "echo hello; echo oops >&2; exit 3")
@@ -242,12 +265,8 @@ func TestRestoreAfterRestart(t *testing.T) {
 	id := e.run(t, nil, "sh", "-c", "echo up; sleep 100")
 	// Drop the service as a daemon restart would, keeping the shim.
 	e.svc.Close()
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := e.restored(t)
 	e.svc = svc2
-	svc2.Restore(context.Background())
 	insp, err := svc2.Inspect(context.Background(), id, false)
 	if err != nil {
 		t.Fatal(err)
@@ -255,12 +274,7 @@ func TestRestoreAfterRestart(t *testing.T) {
 	if !insp.State.Running || insp.State.Pid == 0 {
 		t.Fatalf("after restore: %+v", insp.State)
 	}
-	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
-		t.Fatal(err)
-	}
-	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
-		t.Fatalf("exit %d", res.ExitCode)
-	}
+	killed(t, svc2, id)
 	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -305,12 +319,8 @@ func TestRestoreUnsavedStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.Close()
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := e.restored(t)
 	e.svc = svc2
-	svc2.Restore(context.Background())
 	insp, err := svc2.Inspect(context.Background(), id, false)
 	if err != nil {
 		t.Fatal(err)
@@ -318,12 +328,7 @@ func TestRestoreUnsavedStart(t *testing.T) {
 	if !insp.State.Running || insp.State.Pid == 0 {
 		t.Fatalf("after restore: %+v", insp.State)
 	}
-	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
-		t.Fatal(err)
-	}
-	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
-		t.Fatalf("exit %d", res.ExitCode)
-	}
+	killed(t, svc2, id)
 	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -342,12 +347,8 @@ func TestRestoreCreateWithoutLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.Close()
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := e.restored(t)
 	e.svc = svc2
-	svc2.Restore(context.Background())
 	if _, err := e.cfg.Snapshotter.Stat(context.Background(), "container-"+id); err != nil {
 		t.Fatalf("writable layer after restore: %v", err)
 	}
@@ -423,11 +424,7 @@ func TestRestoreInterruptedStart(t *testing.T) {
 		t.Fatalf("stored state %q while starting, want running", got)
 	}
 	// The daemon "dies" here; a new one restores.
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc2.Restore(context.Background())
+	svc2 := e.restored(t)
 	insp, err := svc2.Inspect(context.Background(), id, false)
 	if err != nil {
 		t.Fatal(err)
@@ -445,12 +442,7 @@ func TestRestoreInterruptedStart(t *testing.T) {
 		t.Fatalf("shim state after restore: %+v, %v; want the output released", st2, err)
 	}
 	// Held output would keep the exit from being recorded.
-	if err := svc2.Kill(context.Background(), id, "KILL"); err != nil {
-		t.Fatal(err)
-	}
-	if res := waitExit(t, svc2, id); res.ExitCode != 137 {
-		t.Fatalf("exit %d", res.ExitCode)
-	}
+	killed(t, svc2, id)
 	e.svc, svc2 = svc2, e.svc
 	if got := e.logs(t, id); got != "up\n" {
 		t.Errorf("log %q", got)

@@ -121,12 +121,8 @@ func TestSweepOrphans(t *testing.T) {
 	if left := e.leftovers(t, e.svc, c, shimPid); len(left) < 5 {
 		t.Fatalf("the simulated crash left only %v", left)
 	}
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := e.restored(t)
 	e.svc = svc2
-	svc2.Restore(ctx)
 	e.waitNoLeftovers(t, svc2, c, shimPid)
 	insp, err := svc2.Inspect(ctx, kept, false)
 	if err != nil || !insp.State.Running {
@@ -198,12 +194,8 @@ func TestRestoreRemovesAutoRemoveNeverStarted(t *testing.T) {
 	if got := e.storedStatus(t, id); got != "created" {
 		t.Fatalf("stored state %q, want created", got)
 	}
-	svc2, err := New(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := e.restored(t)
 	e.svc = svc2
-	svc2.Restore(ctx)
 	if _, err := svc2.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("inspect after restore: %v", err)
 	}
