@@ -17,6 +17,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+
+	"github.com/berth-engine/berth/internal/cli/clitest"
 )
 
 // recorder is a fake daemon that logs "METHOD URI" of each request and
@@ -69,21 +71,7 @@ func serveTCP(t *testing.T, h http.Handler) string {
 // serveUnix starts h on a unix socket and returns its unix:// host.
 func serveUnix(t *testing.T, h http.Handler) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "berth-client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return "unix://" + sock
+	return clitest.ServeUnix(t, h)
 }
 
 func newClient(t *testing.T, host string, opts ...Opt) *Client {

@@ -6,16 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-engine/berth/internal/cli"
+	"github.com/berth-engine/berth/internal/cli/clitest"
 	"github.com/berth-engine/berth/internal/cli/root"
 )
 
@@ -66,21 +63,7 @@ func startDaemon(t *testing.T, h http.Handler) string {
 	t.Helper()
 	// No user config.json (psFormat, credentials) may leak into the test.
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	dir, err := os.MkdirTemp("", "berth-cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return "unix://" + sock
+	return clitest.ServeUnix(t, h)
 }
 
 func run(t *testing.T, host string, stdin string, args ...string) (int, string, string) {
