@@ -216,6 +216,26 @@ func killed(t *testing.T, svc *Service, id string) {
 	}
 }
 
+// restartAdopting drops the service as a daemon restart would, keeping the
+// shims, and checks that the restored one adopts container id running (it
+// is then killed and removed).
+func (e *env) restartAdopting(t *testing.T, id string) {
+	t.Helper()
+	e.svc.Close()
+	e.svc = e.restored(t)
+	insp, err := e.svc.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !insp.State.Running || insp.State.Pid == 0 {
+		t.Fatalf("after restore: %+v", insp.State)
+	}
+	killed(t, e.svc, id)
+	if err := e.svc.Remove(context.Background(), id, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRunOutputAndExitCode(t *testing.T) {
 	e := newEnv(t)
 	id := e.run(t, nil, "sh", "-c", "echo hello; echo oops >&2; exit 3")
@@ -263,21 +283,7 @@ func TestStopKillsAfterTimeout(t *testing.T) {
 func TestRestoreAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	id := e.run(t, nil, "sh", "-c", "echo up; sleep 100")
-	// Drop the service as a daemon restart would, keeping the shim.
-	e.svc.Close()
-	svc2 := e.restored(t)
-	e.svc = svc2
-	insp, err := svc2.Inspect(context.Background(), id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !insp.State.Running || insp.State.Pid == 0 {
-		t.Fatalf("after restore: %+v", insp.State)
-	}
-	killed(t, svc2, id)
-	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.restartAdopting(t, id)
 }
 
 // TestRestoreUnsavedStart: init runs but the daemon died before the
@@ -318,20 +324,7 @@ func TestRestoreUnsavedStart(t *testing.T) {
 	if err := st.save(c); err != nil {
 		t.Fatal(err)
 	}
-	e.svc.Close()
-	svc2 := e.restored(t)
-	e.svc = svc2
-	insp, err := svc2.Inspect(context.Background(), id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !insp.State.Running || insp.State.Pid == 0 {
-		t.Fatalf("after restore: %+v", insp.State)
-	}
-	killed(t, svc2, id)
-	if err := svc2.Remove(context.Background(), id, RemoveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.restartAdopting(t, id)
 }
 
 // TestRestoreCreateWithoutLayer: the daemon died in a create after the
