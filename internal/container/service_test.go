@@ -434,12 +434,18 @@ func TestRestoreInterruptedStart(t *testing.T) {
 	if err != nil || st2.Held {
 		t.Fatalf("shim state after restore: %+v, %v; want the output released", st2, err)
 	}
-	// Held output would keep the exit from being recorded.
-	killed(t, svc2, id)
+	// The old service's start still holds the container; the new one
+	// answers from here.
 	e.svc, svc2 = svc2, e.svc
+	// The log is written while the output is held for attachers.
+	for i := 0; i < 500 && e.logs(t, id) != "up\n"; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := e.logs(t, id); got != "up\n" {
 		t.Errorf("log %q", got)
 	}
+	// Held output would keep the exit from being recorded.
+	killed(t, e.svc, id)
 	// The old daemon's start ends now; its cleanup finds the container gone.
 	free()
 	<-started
