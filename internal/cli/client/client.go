@@ -301,7 +301,7 @@ func (c *Client) newRequest(ctx context.Context, method, p string, query url.Val
 	case io.Reader:
 		r = b
 	default:
-		js, err := json.Marshal(b)
+		js, err := encodeBody(b)
 		if err != nil {
 			return nil, err
 		}

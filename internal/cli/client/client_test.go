@@ -419,7 +419,7 @@ func TestHijackUnix(t *testing.T) {
 	r = <-got
 	body, _ := io.ReadAll(r.Body)
 	if r.URL.Path != "/v1.50/exec/e1/start" || r.Header.Get("Content-Type") != "application/json" ||
-		string(body) != `{"Detach":false,"Tty":true,"ConsoleSize":[24,80]}` {
+		string(body) != `{"Tty":true,"ConsoleSize":[24,80]}` {
 		t.Errorf("exec request %s %q %s", r.URL.Path, r.Header.Get("Content-Type"), body)
 	}
 	_ = ex.CloseWrite()

@@ -45,6 +45,49 @@ type wireDaemon struct {
 	log        []string
 }
 
+// setMembers is the JSON document js without the object members that hold
+// null, false, 0, "", an array of those or an object left empty by that.
+func setMembers(js []byte) []byte {
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return js
+	}
+	var prune func(v any) (any, bool)
+	prune = func(v any) (any, bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if p, keep := prune(e); keep {
+					x[k] = p
+				} else {
+					delete(x, k)
+				}
+			}
+			return x, len(x) > 0
+		case []any:
+			// A Go array of zeros ([2]uint) is not set either.
+			set := len(x) == 0
+			for i, e := range x {
+				p, keep := prune(e)
+				x[i], set = p, set || keep
+			}
+			return x, set
+		case nil:
+			return nil, false
+		case bool:
+			return x, x
+		case float64:
+			return x, x != 0
+		case string:
+			return x, x != ""
+		}
+		return v, true
+	}
+	v, _ = prune(v)
+	out, _ := json.Marshal(v)
+	return out
+}
+
 func (d *wireDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/_ping" {
 		w.Header().Set("Api-Version", d.apiVersion)
@@ -57,8 +100,18 @@ func (d *wireDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdrs = append(hdrs, fmt.Sprintf("%s=%q", k, v))
 		}
 	}
+	length := fmt.Sprint(r.ContentLength)
+	if r.Header.Get("Content-Type") == "application/json" {
+		// The client leaves out what is not set (see encodeBody, and
+		// TestEncodeBodyDecodesAsMarshal for why a daemon decodes the
+		// same): compared without the members that hold zero values.
+		if r.ContentLength == int64(len(body)) {
+			length = "all"
+		}
+		body = setMembers(body)
+	}
 	d.mu.Lock()
-	d.log = append(d.log, fmt.Sprintf("%s %s host=%s len=%d te=%v %s body=%s", r.Method, r.URL.RequestURI(), r.Host, r.ContentLength, r.TransferEncoding, strings.Join(hdrs, " "), body))
+	d.log = append(d.log, fmt.Sprintf("%s %s host=%s len=%s te=%v %s body=%s", r.Method, r.URL.RequestURI(), r.Host, length, r.TransferEncoding, strings.Join(hdrs, " "), body))
 	d.mu.Unlock()
 
 	p := strings.TrimPrefix(r.URL.Path, "/v"+d.apiVersion)
