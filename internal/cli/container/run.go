@@ -89,6 +89,26 @@ func runContainer(ctx context.Context, c *cli.CLI, cmd *cobra.Command, opts *con
 		return nil
 	}
 
+	if sigProxy {
+		// As docker does, from the creation on: a signal before the
+		// start finds a container that cannot take it, as it would.
+		stop := proxySignals(ctx, cl, id)
+		defer stop()
+	}
+
+	// The wait is registered before the start, so that a container that
+	// exits at once is not missed; with --rm it waits for the removal, so
+	// that a following `berth ps -a` no longer lists it. It is sent beside
+	// the attach: the start needs both in place, not one after the other.
+	cond := container.WaitConditionNextExit
+	if cc.HostConfig.AutoRemove {
+		cond = container.WaitConditionRemoved
+	}
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	defer cancelWait()
+	waitSent := make(chan client.ContainerWaitResult, 1)
+	go func() { waitSent <- cl.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: cond}) }()
+
 	attach := cfg.AttachStdin || cfg.AttachStdout || cfg.AttachStderr
 	var streamErr chan error
 	streamCtx, cancelStream := context.WithCancel(ctx)
@@ -123,15 +143,7 @@ func runContainer(ctx context.Context, c *cli.CLI, cmd *cobra.Command, opts *con
 		go func() { streamErr <- streamHijacked(streamCtx, resp.HijackedResponse, so) }()
 	}
 
-	// Registered before start so that a container that exits at once is
-	// not missed; with --rm wait for the removal, so that a following
-	// `berth ps -a` no longer lists it.
-	cond := container.WaitConditionNextExit
-	if cc.HostConfig.AutoRemove {
-		cond = container.WaitConditionRemoved
-	}
-	wait := cl.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: cond})
-
+	wait := <-waitSent
 	if _, err := cl.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		cancelStream()
 		tty.restore()
@@ -153,11 +165,6 @@ func runContainer(ctx context.Context, c *cli.CLI, cmd *cobra.Command, opts *con
 			return err
 		})
 	}
-	if sigProxy {
-		stop := proxySignals(ctx, cl, id)
-		defer stop()
-	}
-
 	if streamErr != nil {
 		if err := <-streamErr; err != nil {
 			if errors.Is(err, errDetached) {

@@ -207,14 +207,18 @@ func monitorTTYSize(ctx context.Context, c *cli.CLI, resize func(ctx context.Con
 
 // proxySignals forwards the signals berth receives to the container, as
 // docker's --sig-proxy does, until the returned stop is called.
+//
+// Enabling every signal takes the runtime one round trip to its signal
+// thread per signal, a millisecond or more in all: the goroutine does it,
+// so that the caller's requests (attach, start) go on meanwhile.
 func proxySignals(ctx context.Context, cl *client.Client, id string) (stop func()) {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch)
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		signal.Notify(ch)
 		for {
 			select {
 			case s := <-ch:
