@@ -16,6 +16,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c := cli.New()
+	root.Preconnect(c, os.Args[1:])
 	err := root.NewCommandFor(c, os.Args[1:]).ExecuteContext(ctx)
 	// No stop(): signal.Stop waits for the runtime's signal delivery to go
 	// idle, which after a command that forwarded every signal (run, start

@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -226,6 +227,28 @@ func (c *CLI) Client() (*client.Client, error) {
 	}
 	c.client = cl
 	return cl, nil
+}
+
+// Preconnect builds the client from the environment and starts its API
+// version negotiation (the ping that every command's first request waits
+// for) in the background, so that its round trip overlaps building and
+// parsing the command. The caller makes sure no global flag is on the
+// command line: the client is then the one Client returns after parsing.
+// Only for a unix socket, where connecting succeeds or fails at once, and
+// without TLS.
+func (c *CLI) Preconnect() {
+	if c.client != nil || c.getenv("DOCKER_TLS") != "" || c.getenv("DOCKER_TLS_VERIFY") != "" {
+		return
+	}
+	host, err := c.Host()
+	if err != nil || !strings.HasPrefix(host, "unix://") {
+		return
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return
+	}
+	go cl.Negotiate(context.Background())
 }
 
 // SetClient lets tests inject a client pointed at a fake daemon.

@@ -64,6 +64,9 @@ type Client struct {
 	mu         sync.Mutex
 	version    string
 	negotiated bool
+	// pingErr is a failed Negotiate's error, which the next negotiation
+	// returns instead of pinging again.
+	pingErr error
 }
 
 // Opt configures a Client in New.
@@ -251,6 +254,27 @@ func (c *Client) apiVersion(ctx context.Context) (string, error) {
 	if c.negotiated {
 		return c.version, nil
 	}
+	if err := c.pingErr; err != nil {
+		c.pingErr = nil
+		return c.version, err
+	}
+	return c.negotiateLocked(ctx)
+}
+
+// Negotiate settles the API version now, for a caller that has other work
+// to do before its first request (see cli.CLI.Preconnect). Its failure is
+// kept for the first request, which then goes on as it would after its own
+// failed ping, without a second one.
+func (c *Client) Negotiate(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.negotiated || c.pingErr != nil {
+		return
+	}
+	_, c.pingErr = c.negotiateLocked(ctx)
+}
+
+func (c *Client) negotiateLocked(ctx context.Context) (string, error) {
 	resp, err := c.send(ctx, http.MethodHead, path.Join(c.basePath, "/_ping"))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		closeBody(resp)

@@ -77,6 +77,27 @@ func newCommand(c *cli.CLI, only string) *cobra.Command {
 	return cmd
 }
 
+// daemonCommands are the top-level commands that are requests to the
+// daemon.
+var daemonCommands = map[string]bool{
+	"attach": true, "commit": true, "container": true, "cp": true, "create": true, "events": true,
+	"exec": true, "image": true, "images": true, "info": true, "inspect": true, "kill": true,
+	"logs": true, "network": true, "pause": true, "port": true, "ps": true, "pull": true,
+	"rename": true, "restart": true, "rm": true, "rmi": true, "run": true, "start": true,
+	"stats": true, "stop": true, "system": true, "tag": true, "top": true, "unpause": true,
+	"update": true, "version": true, "volume": true, "wait": true,
+}
+
+// Preconnect lets c negotiate the API version with the daemon while the
+// command is built and its flags parsed, when args start with a command
+// that talks to the daemon: no global flag before it can change where or
+// how c connects.
+func Preconnect(c *cli.CLI, args []string) {
+	if len(args) > 0 && daemonCommands[args[0]] {
+		c.Preconnect()
+	}
+}
+
 // lazyCommands lists the top-level commands.
 func lazyCommands(c *cli.CLI) []cli.Lazy {
 	var all []cli.Lazy
