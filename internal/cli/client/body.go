@@ -23,12 +23,15 @@ import (
 // hundred fields) that is most of a millisecond of a one-shot CLI. Walking
 // only the values that are set costs a few microseconds.
 //
-// Values whose type marshals itself (json.Marshaler, encoding.TextMarshaler),
-// maps with keys that are not strings, byte slices, and structs whose
-// embedded fields or options need encoding/json's rules go through
-// json.Marshal. Nil pointers, maps, slices and interfaces are left out as
-// fields and written as null elsewhere; a non-nil empty map or slice is
-// kept (it decodes differently from an absent one).
+// Fields are named as encoding/json names them (tags, embedded structs'
+// fields promoted) and omitempty and omitzero leave out what they leave
+// out. Values whose type marshals itself (json.Marshaler,
+// encoding.TextMarshaler), maps with keys that are not strings, byte slices
+// and structs with a ",string" field go through json.Marshal. Nil pointers,
+// maps, slices and interfaces are left out as fields and written as null
+// elsewhere; a non-nil empty map or slice is kept (it decodes differently
+// from an absent one). encoding/json's rules for two fields with one JSON
+// name are not followed: the body types have none (see the tests).
 func encodeBody(v any) ([]byte, error) {
 	var e bodyEncoder
 	if err := e.value(reflect.ValueOf(v)); err != nil {
