@@ -11,17 +11,22 @@
 // --ready-fd the shim closes fd N once the container is created and the
 // socket listens, after writing the error there if it failed. With
 // --spare-fd it is a spare started ahead of need, which reads its arguments
-// from that fd (see shim.Spares). Build with -tags seccomp.
+// from that fd, a line per container, and serves one container after another
+// until the fd ends (see shim.Spares). Build with -tags seccomp.
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	// Lets the cgroup managers apply device rules.
@@ -44,10 +49,30 @@ func main() {
 	// Started from a sealed copy (/proc/self/fd/N), the kernel named the
 	// process after the fd; ps and pgrep look for berth-shim.
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-shim"), 0)
-	var cfg server.Config
-	readyFD, spareFD := -1, -1
-	var shimLog, pad string
-	fs := flag.NewFlagSet("berth-shim", flag.ExitOnError)
+	o, _ := parseArgs(os.Args[1:], flag.ExitOnError)
+	var ready *os.File
+	if o.readyFD >= 0 {
+		ready = os.NewFile(uintptr(o.readyFD), "ready")
+	}
+	if o.spareFD >= 0 {
+		runAsSpare(o.spareFD, ready)
+	}
+	o.cfg.Ready = ready
+	serve(o.cfg, o.shimLog)
+}
+
+// options is berth-shim's command line.
+type options struct {
+	cfg              server.Config
+	readyFD, spareFD int
+	shimLog          string
+}
+
+func parseArgs(args []string, onError flag.ErrorHandling) (options, error) {
+	o := options{readyFD: -1, spareFD: -1}
+	cfg := &o.cfg
+	var pad string
+	fs := flag.NewFlagSet("berth-shim", onError)
 	fs.StringVar(&cfg.ID, "id", "", "container id")
 	fs.StringVar(&cfg.Bundle, "bundle", "", "bundle directory holding config.json")
 	fs.StringVar(&cfg.StateDir, "state-dir", "", "libcontainer state root")
@@ -57,33 +82,24 @@ func main() {
 	fs.IntVar(&cfg.LogMaxFiles, "log-max-file", 1, "log files kept when rotating")
 	fs.BoolVar(&cfg.Tty, "tty", false, "give the container a pty")
 	fs.BoolVar(&cfg.Stdin, "stdin", false, "keep the container's stdin open")
-	fs.IntVar(&readyFD, "ready-fd", -1, "fd to close once serving (errors are written to it)")
-	fs.IntVar(&spareFD, "spare-fd", -1, "start as a spare: read the arguments as a JSON array from this fd")
+	fs.IntVar(&o.readyFD, "ready-fd", -1, "fd to close once serving (errors are written to it)")
+	fs.IntVar(&o.spareFD, "spare-fd", -1, "start as a spare: read the arguments, a JSON array a line, from this fd")
 	fs.StringVar(&pad, "spare-pad", "", "room for the command line a spare takes on")
-	fs.StringVar(&shimLog, "shim-log", "", "append the shim's own diagnostics to this file")
-	_ = fs.Parse(os.Args[1:])
-	if readyFD >= 0 {
-		cfg.Ready = os.NewFile(uintptr(readyFD), "ready")
-	}
-	if spareFD >= 0 {
-		args, ok := waitAsSpare(spareFD)
-		if !ok {
-			os.Exit(0)
-		}
-		// The padding's memory is about to be overwritten.
-		pad = ""
-		if err := fs.Parse(args); err != nil {
-			fail(cfg.Ready, err)
-		}
-		setCmdline(args)
-	}
+	fs.StringVar(&o.shimLog, "shim-log", "", "append the shim's own diagnostics to this file")
+	err := fs.Parse(args)
+	return o, err
+}
+
+// serve runs cfg's container until it is deleted; it exits the process on
+// failure.
+func serve(cfg server.Config, shimLog string) {
 	if shimLog != "" {
 		if err := redirectStderr(shimLog); err != nil {
-			fail(cfg.Ready, err)
+			fail(cfg, err)
 		}
 	}
 	if cfg.ID == "" || cfg.Bundle == "" || cfg.StateDir == "" || cfg.Socket == "" || cfg.LogPath == "" {
-		fail(cfg.Ready, fmt.Errorf("--id, --bundle, --state-dir, --socket and --log are required"))
+		fail(cfg, fmt.Errorf("--id, --bundle, --state-dir, --socket and --log are required"))
 	}
 	// The daemon may die or restart; its session's signals are not ours.
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
@@ -94,23 +110,56 @@ func main() {
 	}
 }
 
-func fail(ready *os.File, err error) {
-	if ready != nil {
-		fmt.Fprintln(ready, err)
+// fail reports err on the readiness fd (a line for a spare, see
+// server.Config) and on stderr, and exits.
+func fail(cfg server.Config, err error) {
+	if cfg.Ready != nil {
+		fmt.Fprintln(cfg.Ready, strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(2)
 }
 
-// waitAsSpare warms what every shim needs, then reads the arguments from fd:
-// a JSON array of strings. EOF without any means there is no work: the
-// daemon discarded the spare or died.
-func waitAsSpare(fd int) ([]string, bool) {
+// runAsSpare warms what every shim needs, then serves one container after
+// another: each comes as a line on fd (a JSON array of the shim's
+// arguments), and readiness is a line on ready (see server.Config). Once
+// its container is deleted the shim waits for the next line: the daemon
+// either gives it another container (shim.Spares takes it back as its
+// spare) or closes fd, and EOF ends the process. It never returns.
+func runAsSpare(fd int, ready *os.File) {
 	server.Prewarm()
-	f := os.NewFile(uintptr(fd), "spare")
-	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	f.Close()
-	if err != nil || len(b) == 0 {
+	// setCmdline writes over the memory of os.Args: keep the spare's own.
+	spareArgs := make([]string, len(os.Args)-1)
+	for i, a := range os.Args[1:] {
+		spareArgs[i] = strings.Clone(a)
+	}
+	in := bufio.NewReader(os.NewFile(uintptr(fd), "spare"))
+	for {
+		args, ok := nextArgs(in)
+		if !ok {
+			os.Exit(0)
+		}
+		o, err := parseArgs(args, flag.ContinueOnError)
+		o.cfg.Ready, o.cfg.ReadyLine = ready, true
+		if err != nil {
+			fail(o.cfg, err)
+		}
+		setCmdline(args)
+		serve(o.cfg, o.shimLog)
+		setCmdline(spareArgs)
+		// Not the deleted container's shim log any more.
+		_ = redirectStderr(os.DevNull)
+		// What the container's work left on the heap goes back to the
+		// system while the shim waits.
+		debug.FreeOSMemory()
+	}
+}
+
+// nextArgs reads one line of arguments. EOF without any means there is no
+// more work: the daemon discarded the shim or died.
+func nextArgs(in *bufio.Reader) ([]string, bool) {
+	b, err := in.ReadBytes('\n')
+	if len(b) == 0 || (err != nil && !errors.Is(err, io.EOF)) {
 		return nil, false
 	}
 	var args []string

@@ -161,6 +161,7 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		Tty:         c.Config.Tty,
 		Stdin:       c.Config.OpenStdin,
 		ShimLog:     filepath.Join(runDir, "shim.log"),
+		AutoRemove:  c.HostConfig.AutoRemove,
 	})
 	if err != nil {
 		return startError(err)
@@ -181,7 +182,7 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	saved, err := s.store.saveAsync(c)
 	if err != nil {
 		c.State = prev
-		_ = client.Delete(context.WithoutCancel(ctx), true)
+		s.deleteShim(client)
 		return err
 	}
 	st, err := startInit(ctx, client)
@@ -189,12 +190,12 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 		// A running container without its record would be lost to the
 		// next daemon: the start fails instead.
 		c.State = prev
-		_ = client.Delete(context.WithoutCancel(ctx), true)
+		s.deleteShim(client)
 		return serr
 	}
 	if err != nil {
 		c.State = prev
-		_ = client.Delete(context.WithoutCancel(ctx), true)
+		s.deleteShim(client)
 		return startError(err)
 	}
 	c.State.Pid, c.State.ShimPid = st.Pid, st.ShimPid
@@ -489,7 +490,7 @@ func (s *Service) releaseRuntime(c *Container, client *shim.Client) {
 	shimDone := make(chan struct{})
 	go func() {
 		defer close(shimDone)
-		deleteShim(client)
+		s.deleteShim(client)
 	}()
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	s.disconnectNetwork(context.Background(), c)
@@ -497,14 +498,19 @@ func (s *Service) releaseRuntime(c *Container, client *shim.Client) {
 	<-shimDone
 }
 
-func deleteShim(client *shim.Client) {
+// deleteShim has the shim destroy the container; a shim from the spare
+// pool may then serve another container (shim.Spares.Release).
+func (s *Service) deleteShim(client *shim.Client) {
 	if client == nil {
 		return
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = client.Delete(dctx, true)
+	err := client.Delete(dctx, true)
 	cancel()
 	client.Close()
+	if s.spares != nil {
+		s.spares.Release(client.Socket(), err == nil)
+	}
 }
 
 // shouldRestart applies the restart policy; the caller holds c.mu.

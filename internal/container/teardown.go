@@ -84,7 +84,7 @@ func (s *Service) removeExited(c *Container, client *shim.Client) {
 
 // teardownRuntime releases a removed container's runtime and files.
 func (s *Service) teardownRuntime(c *Container, client *shim.Client) {
-	deleteShim(client)
+	s.deleteShim(client)
 	_ = snapshot.Unmount(s.rootfsPath(c.ID))
 	if err := s.cfg.Snapshotter.Remove(context.Background(), c.SnapshotKey); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		s.log.Warn("removing the writable layer", "container", c.ID, "err", err)

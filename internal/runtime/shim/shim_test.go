@@ -154,6 +154,10 @@ type opt func(*spec.Options, *shim.StartOptions)
 func withTty(o *spec.Options, s *shim.StartOptions)   { o.Tty, s.Tty = true, true }
 func withStdin(o *spec.Options, s *shim.StartOptions) { s.Stdin = true }
 
+// withAutoRemove: the container goes when it stops (run --rm), so a spare's
+// shim is expected back (shim.Spares).
+func withAutoRemove(o *spec.Options, s *shim.StartOptions) { s.AutoRemove = true }
+
 // newContainer launches a shim for args; the container is created, not started.
 func newContainer(t testing.TB, args []string, opts ...opt) *container {
 	t.Helper()
@@ -1166,6 +1170,83 @@ func TestSpare(t *testing.T) {
 	if c3.shimPid == last || p.Pid() != 0 {
 		t.Errorf("closed Spares still hands out spares")
 	}
+}
+
+// TestSpareReused: a spare's shim whose container is deleted and released
+// serves the next container, its command line the spare's again while it
+// waits and nothing of the container left open; given up, it exits.
+func TestSpareReused(t *testing.T) {
+	requireShim(t)
+	p := shim.NewSpares(shimBinary, slog.New(slog.DiscardHandler))
+	defer p.Close()
+	startShim = p.Start
+	defer func() { startShim = shim.Start }()
+
+	spare := waitSpare(t, p)
+	var fds, threads int
+	for i := range 4 {
+		c := newContainer(t, []string{"sh", "-c", fmt.Sprintf("echo run-%d", i)}, withAutoRemove)
+		if c.shimPid != spare {
+			t.Fatalf("container %d's shim is %d, want the reused %d", i, c.shimPid, spare)
+		}
+		if out := c.stdout(t); out != fmt.Sprintf("run-%d\n", i) {
+			t.Errorf("container %d's output %q", i, out)
+		}
+		if err := c.client.Delete(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		c.client.Close()
+		c.client, c.shimPid = nil, 0 // the shim lives on
+		last := i == 3
+		p.Release(filepath.Join(c.dir, "shim.sock"), !last)
+		if last {
+			for j := 0; j < 500 && !gone(spare); j++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !gone(spare) {
+				_ = unix.Kill(spare, unix.SIGKILL)
+				t.Fatal("a shim given up still runs 5 s after its container's deletion")
+			}
+			break
+		}
+		if got := waitSpare(t, p); got != spare {
+			t.Fatalf("spare after container %d is %d, want the shim that served it, %d", i, got, spare)
+		}
+		// Waiting again: the spare's command line, and no more fds or
+		// threads than after the first container.
+		for j := 0; j < 200 && !strings.Contains(cmdline(spare), "--spare-fd 4"); j++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if cl := cmdline(spare); !strings.Contains(cl, "--spare-fd 4") || strings.Contains(cl, c.id) {
+			t.Errorf("waiting shim's command line %q", cl)
+		}
+		n, th := countEntries(t, spare, "fd"), countEntries(t, spare, "task")
+		if i == 0 {
+			fds, threads = n, th
+		} else if n != fds || th > threads+1 {
+			t.Errorf("after container %d: %d fds and %d threads; after the first, %d and %d", i, n, th, fds, threads)
+		}
+	}
+}
+
+// countEntries counts /proc/pid/<dir>'s entries (fd, task).
+func countEntries(t testing.TB, pid int, dir string) int {
+	t.Helper()
+	// The shim closes the container's files once its delete has answered:
+	// wait until the count settles.
+	prev := -1
+	for range 100 {
+		e, err := os.ReadDir(fmt.Sprintf("/proc/%d/%s", pid, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e) == prev {
+			return prev
+		}
+		prev = len(e)
+		time.Sleep(20 * time.Millisecond)
+	}
+	return prev
 }
 
 // TestSpareStaleBinary: a spare of a binary replaced since (an upgrade) is

@@ -1,9 +1,11 @@
 package shim
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -18,19 +20,29 @@ import (
 // Starting a container through a spare skips the executable's start, a few
 // milliseconds of a `run` (more on machines where page faults are dear).
 //
-// The spare's fds: 3 is the readiness pipe, as for any shim; 4 (--spare-fd)
-// is the read end of a pipe that brings a JSON array of the shim's arguments
-// (Args, plus --shim-log) and then EOF. EOF with nothing (the daemon closed it
-// or died) makes the spare exit. Its argv carries --spare-pad, room that the
-// shim overwrites with its real command line, so ps shows the container's id
-// as for a shim started directly.
+// The spare's fds: 4 (--spare-fd) is the read end of a pipe that brings the
+// shim's arguments (Args, plus --shim-log), a JSON array a line, one line per
+// container; 3 is the write end of the readiness pipe, on which the shim
+// answers each with a line: empty once it serves, or the error. A shim
+// whose container has been deleted waits for the next line: Release gives
+// it back to the pool as the spare (it skips the start of a new shim and
+// the exit of the old one, about a tenth of a `run --rm` loop's work on the
+// test VM), or closes its pipe. EOF (the daemon closed the pipe or died)
+// makes a waiting shim exit. Its argv carries --spare-pad, room that the
+// shim overwrites with its real command line, so ps shows the container's
+// id as for a shim started directly, and the spare's again while it waits.
 type spare struct {
 	cmd    *exec.Cmd
 	exited <-chan error
 	args   *os.File // write end of fd 4
 	ready  *os.File // read end of fd 3
-	binary fileID   // of the binary the spare runs
+	lines  *bufio.Reader
+	binary fileID // of the binary the spare runs
 }
+
+// refillDelay is how long a start of a container that goes when it stops
+// leaves the pool empty, expecting its shim back (Start).
+const refillDelay = time.Second
 
 // SpareArgPad is the length of the padding argument a spare is started with:
 // room for the command line written over it (see berth-shim).
@@ -64,6 +76,7 @@ type Spares struct {
 
 	mu       sync.Mutex
 	spare    *spare
+	serving  map[string]*spare // by socket: spares that took a container
 	starting bool
 	closed   bool
 }
@@ -84,23 +97,75 @@ func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
 		p.refill()
 		return c, err
 	}
-	defer p.refill()
+	// A container removed when it stops (run --rm) gives its shim back
+	// soon, as the next spare: no new one now, unless it does not come.
+	if o.AutoRemove {
+		defer time.AfterFunc(refillDelay, p.refill)
+	} else {
+		defer p.refill()
+	}
 	args := append(o.Args(), "--shim-log", o.ShimLog)
 	b, err := json.Marshal(args)
 	if err != nil {
 		sp.discard()
 		return nil, err
 	}
-	_, err = sp.args.Write(b)
-	sp.args.Close()
-	if err != nil {
+	if _, err := sp.args.Write(append(b, '\n')); err != nil {
 		// The spare died while waiting; start one the usual way.
-		sp.ready.Close()
+		sp.discard()
 		p.log.Warn("spare shim unusable", "err", err)
 		return Start(ctx, o)
 	}
-	defer sp.ready.Close()
-	return waitServing(ctx, sp.cmd, sp.exited, sp.ready, o.Socket)
+	line := make(chan string, 1)
+	go func() {
+		l, err := sp.lines.ReadString('\n')
+		if err != nil {
+			l = "shim exited before serving"
+			if werr := <-sp.exited; werr != nil {
+				l = fmt.Sprintf("shim exited before serving: %v", werr)
+			}
+		}
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case msg := <-line:
+		if msg != "" {
+			sp.discard()
+			return nil, errors.New(msg)
+		}
+	case <-ctx.Done():
+		sp.discard()
+		_ = sp.cmd.Process.Kill()
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	if p.serving == nil {
+		p.serving = map[string]*spare{}
+	}
+	p.serving[o.Socket] = sp
+	p.mu.Unlock()
+	return NewClient(o.Socket), nil
+}
+
+// Release is told that the container of the shim serving on socket is gone
+// (deleted: reusable) or that the shim is given up. A reusable shim that
+// came from the pool becomes the spare if there is none; any other such
+// shim has its pipe closed, and exits once it has nothing left to serve.
+func (p *Spares) Release(socket string, reusable bool) {
+	p.mu.Lock()
+	sp := p.serving[socket]
+	delete(p.serving, socket)
+	if sp != nil && reusable && p.spare == nil && !p.closed {
+		select {
+		case <-sp.exited:
+		default:
+			p.spare, sp = sp, nil
+		}
+	}
+	p.mu.Unlock()
+	if sp != nil {
+		sp.discard()
+	}
 }
 
 // take returns the spare if it runs binary's current file, or nil.
@@ -185,7 +250,7 @@ func (p *Spares) launch() (*spare, error) {
 		return nil, err
 	}
 	files = []*os.File{readyW, argsR, stderr}
-	return &spare{cmd: cmd, exited: exited, args: argsW, ready: readyR, binary: id}, nil
+	return &spare{cmd: cmd, exited: exited, args: argsW, ready: readyR, lines: bufio.NewReader(readyR), binary: id}, nil
 }
 
 // discard makes the spare exit (EOF on its argument pipe) and lets it go.
@@ -194,15 +259,23 @@ func (sp *spare) discard() {
 	sp.ready.Close()
 }
 
-// Close discards the spare; containers already started are not affected.
+// Close discards the spare; containers already started are not affected
+// (their shims exit once their containers are deleted, as after the
+// daemon's exit).
 func (p *Spares) Close() {
 	p.mu.Lock()
 	p.closed = true
-	sp := p.spare
+	sps := []*spare{p.spare}
 	p.spare = nil
+	for _, sp := range p.serving {
+		sps = append(sps, sp)
+	}
+	p.serving = nil
 	p.mu.Unlock()
-	if sp != nil {
-		sp.discard()
+	for _, sp := range sps {
+		if sp != nil {
+			sp.discard()
+		}
 	}
 }
 

@@ -31,6 +31,9 @@ type StartOptions struct {
 	// ShimLog, when set, receives the shim's own diagnostics; by default
 	// they go to /dev/null.
 	ShimLog string
+	// AutoRemove: the container goes when it stops, and its shim, through
+	// Spares, is likely to come back soon (see Spares.Start).
+	AutoRemove bool
 }
 
 // Args is the berth-shim command line for o (without the binary), with the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/cgroups"
 	cgmanager "github.com/opencontainers/cgroups/manager"
@@ -49,6 +50,14 @@ type cgroupStage struct {
 	orig   configs.Mount
 	index  int // of the cgroup mount in config.Mounts
 	config *configs.Config
+	// release ends the staging thread's wait (see start).
+	release     chan struct{}
+	releaseOnce sync.Once
+}
+
+// releaseThread lets the staging thread go once init is gone.
+func (st *cgroupStage) releaseThread() {
+	st.releaseOnce.Do(func() { close(st.release) })
 }
 
 type stageBind struct{ name, source string }
@@ -90,7 +99,7 @@ func planCgroupStage(config *configs.Config, dir string) *cgroupStage {
 	if err != nil {
 		return nil
 	}
-	st := &cgroupStage{dir: dir, ro: config.Mounts[index].Flags&unix.MS_RDONLY != 0, orig: *config.Mounts[index], index: index, config: config}
+	st := &cgroupStage{dir: dir, ro: config.Mounts[index].Flags&unix.MS_RDONLY != 0, orig: *config.Mounts[index], index: index, config: config, release: make(chan struct{})}
 	for _, mm := range mounts {
 		name := filepath.Base(mm.Mountpoint)
 		if name == "." || name == "/" || strings.ContainsRune(name, '/') {
@@ -183,7 +192,9 @@ func (st *cgroupStage) start(start func() error) error {
 		}
 		done <- result{staged: staged, err: err}
 		if staged {
-			select {} // init's parent for good
+			// init's parent until the container is deleted; then the
+			// thread ends with its goroutine (it stays locked).
+			<-st.release
 		}
 	}()
 	r := <-done

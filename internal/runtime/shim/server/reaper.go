@@ -29,6 +29,19 @@ type unclaimedExit struct {
 	at     time.Time
 }
 
+var (
+	reaperOnce sync.Once
+	oneReaper  *reaper
+)
+
+// theReaper is the process's one reaper: a shim that serves one container
+// after another (a spare's, see Config.ReadyLine) must not add a SIGCHLD
+// reader each time.
+func theReaper() *reaper {
+	reaperOnce.Do(func() { oneReaper = newReaper() })
+	return oneReaper
+}
+
 func newReaper() *reaper {
 	r := &reaper{waiting: map[int]func(unix.WaitStatus){}, unclaimed: map[int]unclaimedExit{}}
 	ch := make(chan os.Signal, 1)

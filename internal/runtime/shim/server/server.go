@@ -45,6 +45,10 @@ type Config struct {
 	// Ready, if set, is closed once the container is created and the socket
 	// listens; a failure before that is written to it first.
 	Ready *os.File
+	// ReadyLine (a spare's, which serves one container after another):
+	// Ready stays open, and one line says that the shim serves (an empty
+	// line) or why it failed.
+	ReadyLine bool
 }
 
 // execRetention is how long an exited exec stays queryable.
@@ -71,17 +75,34 @@ type server struct {
 	// mntns holds the container's mount namespace from the start of init
 	// until delete (see holdMountNamespace).
 	mntns *os.File
+	// stage staged the cgroup tree; its thread is init's parent until
+	// delete.
+	stage *cgroupStage
 }
 
 // Run creates the container and serves until it is deleted.
 func Run(cfg Config) (err error) {
 	ready := cfg.Ready
+	signalReady := func(err error) {
+		if ready == nil {
+			return
+		}
+		if cfg.ReadyLine {
+			msg := ""
+			if err != nil {
+				msg = strings.ReplaceAll(err.Error(), "\n", " ")
+			}
+			fmt.Fprintln(ready, msg)
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(ready, err)
+		}
+		ready.Close()
+	}
 	defer func() {
 		if ready != nil {
-			if err != nil {
-				fmt.Fprintln(ready, err)
-			}
-			ready.Close()
+			signalReady(err)
 		}
 	}()
 	// Container processes are reparented to their nearest subreaper when
@@ -89,7 +110,7 @@ func Run(cfg Config) (err error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("becoming a subreaper: %w", err)
 	}
-	s := &server{cfg: cfg, reaper: newReaper(), execs: map[string]*process{}, deleted: make(chan struct{})}
+	s := &server{cfg: cfg, reaper: theReaper(), execs: map[string]*process{}, deleted: make(chan struct{})}
 	if err := s.create(); err != nil {
 		return err
 	}
@@ -111,7 +132,7 @@ func Run(cfg Config) (err error) {
 		// the process's output, which has ended by now.
 		srv.shutdown(ctx)
 	}()
-	ready.Close()
+	signalReady(nil)
 	ready = nil
 	err = srv.serve(l)
 	_ = os.Remove(cfg.Socket)
@@ -163,6 +184,7 @@ func (s *server) create() error {
 		}
 	}
 	stage := planCgroupStage(config, filepath.Join(s.cfg.Bundle, ".cgroup"))
+	s.stage = stage
 	c, err := libcontainer.Create(s.cfg.StateDir, s.cfg.ID, config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
@@ -449,6 +471,9 @@ func (s *server) delete(ctx context.Context, force bool) error {
 	case <-time.After(5 * time.Second):
 	}
 	s.releaseMountNamespace()
+	if s.stage != nil {
+		s.stage.releaseThread()
+	}
 	s.once.Do(func() { close(s.deleted) })
 	return nil
 }
