@@ -1086,6 +1086,20 @@ func TestExecAttachStart(t *testing.T) {
 	}
 }
 
+// useSpares makes newContainer start shims through a pool of spares of
+// binary for the rest of the test.
+func useSpares(t testing.TB, binary string) *shim.Spares {
+	t.Helper()
+	requireShim(t)
+	p := shim.NewSpares(binary, slog.New(slog.DiscardHandler))
+	startShim = p.Start
+	t.Cleanup(func() {
+		startShim = shim.Start
+		p.Close()
+	})
+	return p
+}
+
 // waitSpare waits for p to have a spare and returns its pid.
 func waitSpare(t testing.TB, p *shim.Spares) int {
 	t.Helper()
@@ -1114,11 +1128,7 @@ func gone(pid int) bool {
 // container's shim, takes on its command line and shim log, and is replaced;
 // Close makes the waiting spare exit.
 func TestSpare(t *testing.T) {
-	requireShim(t)
-	p := shim.NewSpares(shimBinary, slog.New(slog.DiscardHandler))
-	defer p.Close()
-	startShim = p.Start
-	defer func() { startShim = shim.Start }()
+	p := useSpares(t, shimBinary)
 
 	spare := waitSpare(t, p)
 	if cl := cmdline(spare); !strings.Contains(cl, "--spare-fd 4") {
@@ -1176,11 +1186,7 @@ func TestSpare(t *testing.T) {
 // serves the next container, its command line the spare's again while it
 // waits and nothing of the container left open; given up, it exits.
 func TestSpareReused(t *testing.T) {
-	requireShim(t)
-	p := shim.NewSpares(shimBinary, slog.New(slog.DiscardHandler))
-	defer p.Close()
-	startShim = p.Start
-	defer func() { startShim = shim.Start }()
+	p := useSpares(t, shimBinary)
 
 	spare := waitSpare(t, p)
 	var fds, threads int
@@ -1261,10 +1267,7 @@ func TestSpareStaleBinary(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := shim.NewSpares(bin, slog.New(slog.DiscardHandler))
-	defer p.Close()
-	startShim = p.Start
-	defer func() { startShim = shim.Start }()
+	p := useSpares(t, bin)
 	old := waitSpare(t, p)
 	// Replace the file, as a package upgrade does (a new inode).
 	if err := os.WriteFile(bin+".new", b, 0o755); err != nil {
