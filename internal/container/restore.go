@@ -112,12 +112,17 @@ func (s *Service) reconnectLocked(ctx context.Context, c *Container) {
 			return
 		}
 	}
-	// No shim: the exit file says how init ended, if it did.
+	// No shim: the exit file says how init ended, if it did. A shim killed
+	// while the daemon was down leaves its container running (libcontainer's
+	// parent-death signal reaches only its first process, not init, behind
+	// nsexec's forks), with nobody to reap or log it: killed now, as the
+	// watcher does when the daemon sees the shim die (handleExit).
 	exit, ferr := shim.ReadExitFile(s.runDir(c.ID))
 	if ferr != nil {
 		exit = shim.Exit{ExitCode: 255, ExitedAt: time.Now()}
 		c.State.Error = "container's shim disappeared while the daemon was down"
 	}
+	s.cleanupOrphan(c)
 	s.recordExitLocked(ctx, c, exit, nil)
 }
 

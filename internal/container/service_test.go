@@ -1,9 +1,11 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -278,6 +280,65 @@ func TestStopKillsAfterTimeout(t *testing.T) {
 	if err := e.svc.Stop(context.Background(), id, StopOptions{}); !isNotModified(err) {
 		t.Fatalf("second stop: %v, want not modified", err)
 	}
+}
+
+// TestRestoreShimKilledWhileDown: a shim killed while the daemon is down
+// leaves its container running; the restarted daemon reports the container
+// exited and kills what was left, removing its cgroups.
+func TestRestoreShimKilledWhileDown(t *testing.T) {
+	e := newEnv(t)
+	id := e.run(t, nil, "sleep", "100")
+	insp, err := e.svc.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := insp.State.Pid
+	c, err := e.svc.store.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimPid := c.State.ShimPid
+	cgroups := cgroupDirs("/sys/fs/cgroup", e.svc.cgroupsPath(c))
+	e.svc.Close()
+	if err := syscall.Kill(shimPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500 && syscall.Kill(shimPid, 0) == nil && !isZombie(shimPid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.svc = e.restored(t)
+	insp, err = e.svc.Inspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insp.State.Running || insp.State.Status != "exited" {
+		t.Fatalf("after restore: %+v", insp.State)
+	}
+	for i := 0; i < 500 && syscall.Kill(pid, 0) == nil && !isZombie(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("the container's init %d still runs", pid)
+	}
+	if len(cgroups) == 0 {
+		t.Fatal("found no cgroup of the running container")
+	}
+	for _, d := range cgroups {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup %s left", d)
+		}
+	}
+}
+
+// isZombie reports whether pid has exited but is not reaped yet.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	return len(f) > 0 && f[0] == "Z"
 }
 
 func TestRestoreAfterRestart(t *testing.T) {

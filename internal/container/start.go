@@ -427,8 +427,9 @@ func (s *Service) handleExit(c *Container, client *shim.Client, exit shim.Exit, 
 	code := exit.ExitCode
 	finished := exit.ExitedAt
 	if waitErr != nil {
-		// The shim died: its container was killed with it (parent-death
-		// signal); release what the runtime left behind.
+		// The shim died. Its container may still run (libcontainer's
+		// parent-death signal does not reach init): kill what is left in
+		// its cgroup and release what the runtime held.
 		code = 137
 		c.State.Error = "container's shim exited unexpectedly: " + waitErr.Error()
 		s.cleanupOrphan(c)

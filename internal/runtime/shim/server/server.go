@@ -170,8 +170,11 @@ func (s *server) create() error {
 	if err != nil {
 		return err
 	}
-	// If the shim dies (kill -9), its container dies with it rather than
-	// run on with nobody to reap it, log it or report its exit.
+	// libcontainer gives this only to its first process (nsexec's forks
+	// drop it before init): a shim killed while it creates the container
+	// takes that setup with it. A container that runs outlives a killed
+	// shim; the daemon kills what is left in its cgroup when it sees the
+	// shim gone (at once, or when it starts again).
 	config.ParentDeathSignal = int(unix.SIGKILL)
 	if entry := sp.Annotations[api.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) &&
 		sp.Process.ApparmorProfile == "" && sp.Process.SelinuxLabel == "" {
