@@ -50,6 +50,20 @@ func (e *env) waitNoLeftovers(t *testing.T, svc *Service, c *Container, shimPid 
 	t.Fatalf("left behind: %v", left)
 }
 
+// removedWith waits (wait, prepared for "removed") for --rm container id to
+// be removed with exit code code, and checks that it is gone.
+func (e *env) removedWith(t *testing.T, id string, wait func(context.Context) (WaitResult, error), code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := wait(ctx); err != nil || res.ExitCode != code {
+		t.Fatalf("wait removed: %+v %v, want exit %d", res, err, code)
+	}
+	if _, err := e.svc.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("inspect after removal: %v", err)
+	}
+}
+
 // createAutoRemove creates a --rm container running cmd.
 func (e *env) createAutoRemove(t *testing.T, cmd ...string) (string, *Container) {
 	t.Helper()
@@ -79,14 +93,7 @@ func TestAutoRemoveTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 	shimPid := c.State.ShimPid
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if res, err := wait(wctx); err != nil || res.ExitCode != 0 {
-		t.Fatalf("wait removed: %+v %v", res, err)
-	}
-	if _, err := e.svc.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("inspect after removal: %v", err)
-	}
+	e.removedWith(t, id, wait, 0)
 	// The image's delete check returns once the layer on top of the
 	// image's is gone.
 	running, stopped := e.svc.ImageUsers(ctx, c.ImageID)
@@ -167,14 +174,7 @@ func TestAutoRemoveCommitsOffThePath(t *testing.T) {
 	if err := e.svc.Kill(ctx, id, "KILL"); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if res, err := wait(wctx); err != nil || res.ExitCode != 137 {
-		t.Fatalf("wait removed: %+v %v", res, err)
-	}
-	if _, err := e.svc.Inspect(ctx, id, false); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("inspect after removal: %v", err)
-	}
+	e.removedWith(t, id, wait, 137)
 	// The record's deletion is committed before the runtime goes.
 	e.waitNoLeftovers(t, e.svc, c, shimPid)
 	if got := e.storedStatus(t, id); got != "" {

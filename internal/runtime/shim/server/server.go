@@ -100,11 +100,7 @@ func Run(cfg Config) (err error) {
 		}
 		ready.Close()
 	}
-	defer func() {
-		if ready != nil {
-			signalReady(err)
-		}
-	}()
+	defer func() { signalReady(err) }()
 	// Container processes are reparented to their nearest subreaper when
 	// libcontainer's intermediate processes exit: that must be us.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
