@@ -338,7 +338,8 @@ func TestShimKilled(t *testing.T) {
 	if s := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Status}}", id).Stdout); s != "exited" {
 		t.Fatalf("status %q", s)
 	}
-	// The container's process died with its shim, and nothing leaks.
+	// The daemon killed what the shim left (libcontainer's parent-death
+	// signal does not reach init), and nothing leaks.
 	if alive(ctrPid) {
 		t.Fatalf("container process %s still alive", ctrPid)
 	}
@@ -347,6 +348,63 @@ func TestShimKilled(t *testing.T) {
 		t.Fatalf("rm: %s", r)
 	}
 	assertNoLeaks(t, d, id)
+}
+
+// TestShimKilledWhileDaemonDown: a shim killed while berthd is down leaves
+// its container running until berthd starts again, which reports it exited
+// and kills and removes what is left.
+func TestShimKilledWhileDaemonDown(t *testing.T) {
+	d := startWithBusybox(t)
+	r := d.Docker("run", "-d", "--name", "orphan", img, "sleep", "1000")
+	if r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	ctrPid := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", id).Stdout)
+	shimPid := findShim(t, id)
+	d.Kill()
+	if err := syscallKill(shimPid); err != nil {
+		t.Fatal(err)
+	}
+	expectGone(t, shimPid, "the killed shim still runs")
+	d2 := harness.New(t, harness.Options{Dir: d.Dir})
+	if err := d2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.TrimSpace(d2.Docker("inspect", "-f", "{{.State.Status}}", id).Stdout); s != "exited" {
+		t.Fatalf("status after restart %q", s)
+	}
+	for deadline := time.Now().Add(5 * time.Second); alive(ctrPid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(ctrPid) {
+		if pid, err := strconv.Atoi(ctrPid); err == nil {
+			_ = syscallKill(pid)
+		}
+		t.Fatalf("container process %s still alive after the restart", ctrPid)
+	}
+	assertNoLeaks(t, d2, id)
+	if r = d2.Docker("rm", id); r.ExitCode != 0 {
+		t.Fatalf("rm: %s", r)
+	}
+	assertNoLeaks(t, d2, id)
+}
+
+// TestSpareShimReused: after `docker run --rm`, the shim that served the
+// container is berthd's spare again and serves the next one.
+func TestSpareShimReused(t *testing.T) {
+	d := startWithBusybox(t)
+	spare := spareShim(t, d.Pid())
+	for i := range 3 {
+		want := fmt.Sprintf("run-%d\n", i)
+		r := d.Docker("run", "--rm", img, "sh", "-c", "echo run-"+strconv.Itoa(i))
+		if r.ExitCode != 0 || r.Stdout != want {
+			t.Fatalf("run %d: %s", i, r)
+		}
+		if got := spareShim(t, d.Pid()); got != spare {
+			t.Fatalf("spare after run %d is %d, want %d, the shim that served it", i, got, spare)
+		}
+	}
 }
 
 // findShim returns the pid of the berth-shim serving container id.
