@@ -1188,9 +1188,14 @@ func TestSpare(t *testing.T) {
 func TestSpareReused(t *testing.T) {
 	p := useSpares(t, shimBinary)
 
+	// Go's runtime may start a thread or two more at any time (a blocking
+	// syscall while another goroutine wants to run), so threads are checked
+	// for growth with the containers: one leaked per container is n-2 more
+	// while waiting for the last than after the first, and a few are not.
+	const n = 8
 	spare := waitSpare(t, p)
 	var fds, threads int
-	for i := range 4 {
+	for i := range n {
 		c := newContainer(t, []string{"sh", "-c", fmt.Sprintf("echo run-%d", i)}, withAutoRemove)
 		if c.shimPid != spare {
 			t.Fatalf("container %d's shim is %d, want the reused %d", i, c.shimPid, spare)
@@ -1203,7 +1208,7 @@ func TestSpareReused(t *testing.T) {
 		}
 		c.client.Close()
 		c.client, c.shimPid = nil, 0 // the shim lives on
-		last := i == 3
+		last := i == n-1
 		p.Release(filepath.Join(c.dir, "shim.sock"), !last)
 		if last {
 			for j := 0; j < 500 && !gone(spare); j++ {
@@ -1218,36 +1223,42 @@ func TestSpareReused(t *testing.T) {
 		if got := waitSpare(t, p); got != spare {
 			t.Fatalf("spare after container %d is %d, want the shim that served it, %d", i, got, spare)
 		}
-		// Waiting again: the spare's command line, and no more fds or
-		// threads than after the first container.
+		// Waiting again: the spare's command line, and the fds it had
+		// after the first container.
 		for j := 0; j < 200 && !strings.Contains(cmdline(spare), "--spare-fd 4"); j++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if cl := cmdline(spare); !strings.Contains(cl, "--spare-fd 4") || strings.Contains(cl, c.id) {
 			t.Errorf("waiting shim's command line %q", cl)
 		}
-		n, th := countEntries(t, spare, "fd"), countEntries(t, spare, "task")
 		if i == 0 {
-			fds, threads = n, th
-		} else if n != fds || th > threads+1 {
-			t.Errorf("after container %d: %d fds and %d threads; after the first, %d and %d", i, n, th, fds, threads)
+			fds, threads = countEntries(t, spare, "fd", 0), countEntries(t, spare, "task", 0)
+			continue
+		}
+		nfd, th := countEntries(t, spare, "fd", fds), countEntries(t, spare, "task", 0)
+		if nfd > fds {
+			t.Errorf("after container %d: %d fds; after the first, %d", i, nfd, fds)
+		}
+		fds = min(fds, nfd) // the first count may have caught one closing late
+		if i == n-2 && th-threads >= n/2 {
+			t.Errorf("after container %d: %d threads; after the first, %d: a thread leaked per container", i, th, threads)
 		}
 	}
 }
 
-// countEntries counts /proc/pid/<dir>'s entries (fd, task).
-func countEntries(t testing.TB, pid int, dir string) int {
+// countEntries counts /proc/pid/<dir>'s entries (fd, task) once they
+// settle: the shim closes the container's files after its delete has
+// answered. With want > 0 it waits up to 3 s for at most want.
+func countEntries(t testing.TB, pid int, dir string, want int) int {
 	t.Helper()
-	// The shim closes the container's files once its delete has answered:
-	// wait until the count settles.
 	prev := -1
-	for range 100 {
+	for range 150 {
 		e, err := os.ReadDir(fmt.Sprintf("/proc/%d/%s", pid, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(e) == prev {
-			return prev
+		if want > 0 && len(e) <= want || want == 0 && len(e) == prev {
+			return len(e)
 		}
 		prev = len(e)
 		time.Sleep(20 * time.Millisecond)
