@@ -49,6 +49,14 @@ func main() {
 	// Started from a sealed copy (/proc/self/fd/N), the kernel named the
 	// process after the fd; ps and pgrep look for berth-shim.
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-shim"), 0)
+	// libcontainer hands its init our GOMAXPROCS, and the init's first step
+	// is runtime.GOMAXPROCS(1). Set to 1 (our own runtime read it at start),
+	// the init's runtime starts with one P, does not read cgroup limits to
+	// size itself and has no world to stop (0.4 ms less CPU per exec
+	// measured here).
+	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok {
+		_ = os.Setenv("GOMAXPROCS", "1")
+	}
 	o, _ := parseArgs(os.Args[1:], flag.ExitOnError)
 	var ready *os.File
 	if o.readyFD >= 0 {

@@ -895,11 +895,34 @@ func TestPauseStats(t *testing.T) {
 	if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusPaused {
 		t.Errorf("status after pause = %s", st.Status)
 	}
+	execTrue := shim.ExecRequest{Process: specs.Process{Args: []string{"true"}, Env: []string{"PATH=/bin"}, Cwd: "/"}}
+	if _, err := c.client.Exec(ctx, execTrue); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("exec into a paused container: %v, want a conflict", err)
+	}
 	if err := c.client.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusRunning {
 		t.Errorf("status after resume = %s", st.Status)
+	}
+	// Frozen behind the shim's back (v1's freezer file): the shim reads the
+	// cgroup, so it is paused all the same.
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/freezer/" + cgroupParent + "/" + c.id); len(dirs) == 1 {
+		state := filepath.Join(dirs[0], "freezer.state")
+		if err := os.WriteFile(state, []byte("FROZEN"), 0); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := c.client.Init().State(ctx)
+		_, err := c.client.Exec(ctx, execTrue)
+		if err := os.WriteFile(state, []byte("THAWED"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != shim.StatusPaused || !errors.Is(err, errdefs.ErrConflict) {
+			t.Errorf("frozen through cgroupfs: status %s, exec %v; want paused and a conflict", st.Status, err)
+		}
+		if st, _ := c.client.Init().State(ctx); st.Status != shim.StatusRunning {
+			t.Errorf("status after thawing = %s", st.Status)
+		}
 	}
 	stats, err := c.client.Stats(ctx)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/cgroups"
+	cgmanager "github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -78,6 +80,10 @@ type server struct {
 	// stage staged the cgroup tree; its thread is init's parent until
 	// delete.
 	stage *cgroupStage
+	// freezer reads the container's freezer state (see paused); nil until
+	// first needed, or when it could not be made.
+	freezer     cgroups.Manager
+	freezerOnce sync.Once
 }
 
 // Run creates the container and serves until it is deleted.
@@ -517,12 +523,32 @@ func (s *server) releaseMountNamespace() {
 
 func (s *server) status() string {
 	st := s.init.state().Status
-	if st == api.StatusRunning {
-		if cs, err := s.container.Status(); err == nil && cs == libcontainer.Paused {
-			return api.StatusPaused
-		}
+	if st == api.StatusRunning && s.paused() {
+		return api.StatusPaused
 	}
 	return st
+}
+
+// paused reports whether the container's cgroup is frozen, as
+// libcontainer's Status would find, without the rest of Status's work
+// (init's liveness, which the reaper knows, through a fresh procfs handle):
+// every exec asks twice.
+func (s *server) paused() bool {
+	s.freezerOnce.Do(func() {
+		st, err := s.container.State()
+		if err != nil || st.Config.Cgroups == nil {
+			return
+		}
+		if m, err := cgmanager.NewWithPaths(st.Config.Cgroups, st.CgroupPaths); err == nil {
+			s.freezer = m
+		}
+	})
+	if s.freezer == nil {
+		cs, err := s.container.Status()
+		return err == nil && cs == libcontainer.Paused
+	}
+	fs, err := s.freezer.GetFreezerState()
+	return err == nil && fs == cgroups.Frozen
 }
 
 // initComm is the name libcontainer's init runs under until it execs the
