@@ -1216,6 +1216,9 @@ func TestSpareReused(t *testing.T) {
 	// for growth with the containers: one leaked per container is n-2 more
 	// while waiting for the last than after the first, and a few are not.
 	const n = 8
+	// No refill behind the test's back while a container runs: it would
+	// leave the released shim no room in the pool.
+	p.SetRefillDelay(time.Hour)
 	spare := waitSpare(t, p)
 	var fds, threads int
 	for i := range n {
@@ -1266,6 +1269,44 @@ func TestSpareReused(t *testing.T) {
 		if i == n-2 && th-threads >= n/2 {
 			t.Errorf("after container %d: %d threads; after the first, %d: a thread leaked per container", i, th, threads)
 		}
+	}
+}
+
+// TestSpareRefillDelay: the start of a container that goes when it stops
+// leaves the pool empty, expecting its shim back, for the refill delay; a
+// new spare comes after it when the shim has not.
+func TestSpareRefillDelay(t *testing.T) {
+	p := useSpares(t, shimBinary)
+	p.SetRefillDelay(time.Hour)
+	first := waitSpare(t, p)
+	c := newContainer(t, []string{"sleep", "100"}, withAutoRemove)
+	if c.shimPid != first {
+		t.Fatalf("container's shim is %d, want the spare %d", c.shimPid, first)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if pid := p.Pid(); pid != 0 {
+		t.Errorf("a spare (%d) was started while the --rm container's shim may come back", pid)
+	}
+
+	// The container goes; its shim is the spare again.
+	if err := c.client.Delete(ctxT(t), true); err != nil {
+		t.Fatal(err)
+	}
+	c.client.Close()
+	c.client, c.shimPid = nil, 0
+	p.Release(filepath.Join(c.dir, "shim.sock"), true)
+	if got := waitSpare(t, p); got != first {
+		t.Fatalf("spare after the release is %d, want %d", got, first)
+	}
+
+	// This time the shim stays busy past the delay: a new spare comes.
+	p.SetRefillDelay(100 * time.Millisecond)
+	c2 := newContainer(t, []string{"sleep", "100"}, withAutoRemove)
+	if c2.shimPid != first {
+		t.Fatalf("second container's shim is %d, want the spare %d", c2.shimPid, first)
+	}
+	if next := waitSpare(t, p); next == first {
+		t.Errorf("spare after the delay is the busy shim %d", next)
 	}
 }
 

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,8 @@ type Spares struct {
 	serving  map[string]*spare // by socket: spares that took a container
 	starting bool
 	closed   bool
+	// refillDelay replaces the package's refillDelay when set (tests).
+	refillDelay time.Duration
 }
 
 // NewSpares starts the first spare of binary in the background.
@@ -100,7 +103,10 @@ func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
 	// A container removed when it stops (run --rm) gives its shim back
 	// soon, as the next spare: no new one now, unless it does not come.
 	if o.AutoRemove {
-		defer time.AfterFunc(refillDelay, p.refill)
+		p.mu.Lock()
+		delay := cmp.Or(p.refillDelay, refillDelay)
+		p.mu.Unlock()
+		defer time.AfterFunc(delay, p.refill)
 	} else {
 		defer p.refill()
 	}
