@@ -1216,8 +1216,8 @@ func TestSpareReused(t *testing.T) {
 	// for growth with the containers: one leaked per container is n-2 more
 	// while waiting for the last than after the first, and a few are not.
 	const n = 8
-	// No refill behind the test's back while a container runs: it would
-	// leave the released shim no room in the pool.
+	// A container slower than the refill delay (a loaded machine) would
+	// have a new spare started, leaving the released shim no room.
 	p.SetRefillDelay(time.Hour)
 	spare := waitSpare(t, p)
 	var fds, threads int
@@ -1274,37 +1274,53 @@ func TestSpareReused(t *testing.T) {
 
 // TestSpareRefillDelay: the start of a container that goes when it stops
 // leaves the pool empty, expecting its shim back, for the refill delay; a
-// new spare comes after it when the shim has not.
+// new spare comes after it when that shim has not come back, and not when
+// it has and serves another container.
 func TestSpareRefillDelay(t *testing.T) {
 	p := useSpares(t, shimBinary)
-	p.SetRefillDelay(time.Hour)
 	first := waitSpare(t, p)
-	c := newContainer(t, []string{"sleep", "100"}, withAutoRemove)
-	if c.shimPid != first {
-		t.Fatalf("container's shim is %d, want the spare %d", c.shimPid, first)
+	start := func(delay time.Duration) *container {
+		t.Helper()
+		p.SetRefillDelay(delay)
+		c := newContainer(t, []string{"sleep", "100"}, withAutoRemove)
+		if c.shimPid != first {
+			t.Fatalf("container's shim is %d, want the spare %d", c.shimPid, first)
+		}
+		return c
 	}
+	release := func(c *container) {
+		t.Helper()
+		if err := c.client.Delete(ctxT(t), true); err != nil {
+			t.Fatal(err)
+		}
+		c.client.Close()
+		c.client, c.shimPid = nil, 0
+		p.Release(filepath.Join(c.dir, "shim.sock"), true)
+		if got := waitSpare(t, p); got != first {
+			t.Fatalf("spare after the release is %d, want %d", got, first)
+		}
+	}
+
+	c := start(time.Hour)
 	time.Sleep(300 * time.Millisecond)
 	if pid := p.Pid(); pid != 0 {
 		t.Errorf("a spare (%d) was started while the --rm container's shim may come back", pid)
 	}
+	release(c)
 
-	// The container goes; its shim is the spare again.
-	if err := c.client.Delete(ctxT(t), true); err != nil {
-		t.Fatal(err)
+	// Back before its delay, then busy with the next container when the
+	// first start's delay ends: no new spare.
+	began := time.Now()
+	release(start(time.Second))
+	c = start(time.Hour)
+	time.Sleep(time.Until(began.Add(1500 * time.Millisecond)))
+	if pid := p.Pid(); pid != 0 {
+		t.Errorf("a spare (%d) was started for a shim that came back", pid)
 	}
-	c.client.Close()
-	c.client, c.shimPid = nil, 0
-	p.Release(filepath.Join(c.dir, "shim.sock"), true)
-	if got := waitSpare(t, p); got != first {
-		t.Fatalf("spare after the release is %d, want %d", got, first)
-	}
+	release(c)
 
 	// This time the shim stays busy past the delay: a new spare comes.
-	p.SetRefillDelay(100 * time.Millisecond)
-	c2 := newContainer(t, []string{"sleep", "100"}, withAutoRemove)
-	if c2.shimPid != first {
-		t.Fatalf("second container's shim is %d, want the spare %d", c2.shimPid, first)
-	}
+	start(100 * time.Millisecond)
 	if next := waitSpare(t, p); next == first {
 		t.Errorf("spare after the delay is the busy shim %d", next)
 	}

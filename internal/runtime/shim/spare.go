@@ -101,15 +101,27 @@ func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
 		return c, err
 	}
 	// A container removed when it stops (run --rm) gives its shim back
-	// soon, as the next spare: no new one now, unless it does not come.
-	if o.AutoRemove {
+	// soon, as the next spare: no new one now, unless this shim has not
+	// come back after the delay. Anything else, a failure included, gets
+	// the next spare at once.
+	serving := false
+	defer func() {
+		if !serving || !o.AutoRemove {
+			p.refill()
+			return
+		}
 		p.mu.Lock()
 		delay := cmp.Or(p.refillDelay, refillDelay)
 		p.mu.Unlock()
-		defer time.AfterFunc(delay, p.refill)
-	} else {
-		defer p.refill()
-	}
+		time.AfterFunc(delay, func() {
+			p.mu.Lock()
+			back := p.serving[o.Socket] != sp
+			p.mu.Unlock()
+			if !back {
+				p.refill()
+			}
+		})
+	}()
 	args := append(o.Args(), "--shim-log", o.ShimLog)
 	b, err := json.Marshal(args)
 	if err != nil {
@@ -150,13 +162,15 @@ func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
 	}
 	p.serving[o.Socket] = sp
 	p.mu.Unlock()
+	serving = true
 	return NewClient(o.Socket), nil
 }
 
 // Release is told that the container of the shim serving on socket is gone
 // (deleted: reusable) or that the shim is given up. A reusable shim that
 // came from the pool becomes the spare if there is none; any other such
-// shim has its pipe closed, and exits once it has nothing left to serve.
+// shim has its pipe closed, and exits once it has nothing left to serve,
+// and the pool is refilled if it is empty.
 func (p *Spares) Release(socket string, reusable bool) {
 	p.mu.Lock()
 	sp := p.serving[socket]
@@ -171,6 +185,7 @@ func (p *Spares) Release(socket string, reusable bool) {
 	p.mu.Unlock()
 	if sp != nil {
 		sp.discard()
+		p.refill()
 	}
 }
 
