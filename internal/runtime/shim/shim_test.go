@@ -1311,9 +1311,9 @@ func TestSpareRefillDelay(t *testing.T) {
 	// Back before its delay, then busy with the next container when the
 	// first start's delay ends: no new spare.
 	began := time.Now()
-	release(start(time.Second))
+	release(start(2 * time.Second))
 	c = start(time.Hour)
-	time.Sleep(time.Until(began.Add(1500 * time.Millisecond)))
+	time.Sleep(time.Until(began.Add(2500 * time.Millisecond)))
 	if pid := p.Pid(); pid != 0 {
 		t.Errorf("a spare (%d) was started for a shim that came back", pid)
 	}
