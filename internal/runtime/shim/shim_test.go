@@ -1326,6 +1326,35 @@ func TestSpareRefillDelay(t *testing.T) {
 	}
 }
 
+// TestSpareGivenUp: a shim given up rather than taken back exits, and the
+// pool gets a new spare at once, not after the refill delay.
+func TestSpareGivenUp(t *testing.T) {
+	p := useSpares(t, shimBinary)
+	p.SetRefillDelay(time.Hour)
+	first := waitSpare(t, p)
+	c := newContainer(t, []string{"true"}, withAutoRemove)
+	if c.shimPid != first {
+		t.Fatalf("container's shim is %d, want the spare %d", c.shimPid, first)
+	}
+	c.run(t)
+	if err := c.client.Delete(ctxT(t), true); err != nil {
+		t.Fatal(err)
+	}
+	c.client.Close()
+	c.client, c.shimPid = nil, 0
+	p.Release(filepath.Join(c.dir, "shim.sock"), false)
+	if next := waitSpare(t, p); next == first {
+		t.Errorf("the given-up shim %d is the spare", next)
+	}
+	for i := 0; i < 500 && !gone(first); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone(first) {
+		_ = unix.Kill(first, unix.SIGKILL)
+		t.Error("a shim given up still runs 5 s after its release")
+	}
+}
+
 // countEntries counts /proc/pid/<dir>'s entries (fd, task) once they
 // settle: the shim closes the container's files after its delete has
 // answered. With want > 0 it waits up to 3 s for at most want.
