@@ -1229,13 +1229,8 @@ func TestSpareReused(t *testing.T) {
 		if out := c.stdout(t); out != fmt.Sprintf("run-%d\n", i) {
 			t.Errorf("container %d's output %q", i, out)
 		}
-		if err := c.client.Delete(context.Background(), true); err != nil {
-			t.Fatal(err)
-		}
-		c.client.Close()
-		c.client, c.shimPid = nil, 0 // the shim lives on
 		last := i == n-1
-		p.Release(filepath.Join(c.dir, "shim.sock"), !last)
+		handBack(t, p, c, !last)
 		if last {
 			for j := 0; j < 500 && !gone(spare); j++ {
 				time.Sleep(10 * time.Millisecond)
@@ -1290,12 +1285,7 @@ func TestSpareRefillDelay(t *testing.T) {
 	}
 	release := func(c *container) {
 		t.Helper()
-		if err := c.client.Delete(ctxT(t), true); err != nil {
-			t.Fatal(err)
-		}
-		c.client.Close()
-		c.client, c.shimPid = nil, 0
-		p.Release(filepath.Join(c.dir, "shim.sock"), true)
+		handBack(t, p, c, true)
 		if got := waitSpare(t, p); got != first {
 			t.Fatalf("spare after the release is %d, want %d", got, first)
 		}
@@ -1337,12 +1327,7 @@ func TestSpareGivenUp(t *testing.T) {
 		t.Fatalf("container's shim is %d, want the spare %d", c.shimPid, first)
 	}
 	c.run(t)
-	if err := c.client.Delete(ctxT(t), true); err != nil {
-		t.Fatal(err)
-	}
-	c.client.Close()
-	c.client, c.shimPid = nil, 0
-	p.Release(filepath.Join(c.dir, "shim.sock"), false)
+	handBack(t, p, c, false)
 	if next := waitSpare(t, p); next == first {
 		t.Errorf("the given-up shim %d is the spare", next)
 	}
@@ -1353,6 +1338,18 @@ func TestSpareGivenUp(t *testing.T) {
 		_ = unix.Kill(first, unix.SIGKILL)
 		t.Error("a shim given up still runs 5 s after its release")
 	}
+}
+
+// handBack deletes c's container and tells p its shim is free (reusable)
+// or given up, as the daemon does; the shim is no longer c's to stop.
+func handBack(t testing.TB, p *shim.Spares, c *container, reusable bool) {
+	t.Helper()
+	if err := c.client.Delete(ctxT(t), true); err != nil {
+		t.Fatal(err)
+	}
+	c.client.Close()
+	c.client, c.shimPid = nil, 0
+	p.Release(filepath.Join(c.dir, "shim.sock"), reusable)
 }
 
 // countEntries counts /proc/pid/<dir>'s entries (fd, task) once they
