@@ -2,8 +2,10 @@ package integration
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-engine/berth/integration/harness"
+	"github.com/berth-engine/berth/internal/apiext"
 )
 
 const img = harness.BusyboxImage
@@ -616,6 +619,66 @@ func TestLogRotationAndFollow(t *testing.T) {
 	r = d.Docker("logs", "--tail", "1", "-t", "ticker")
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick 3\n$`).MatchString(r.Stdout) {
 		t.Fatalf("logs --tail 1 -t: %q", r.Stdout)
+	}
+}
+
+// TestExecStdinAndExitCodes: without a TTY stdin is data, detach-key
+// bytes included (dockerd looks for the keys on a terminal's input only),
+// for exec and for run -i's attach. berth's exec, created and streamed in
+// one exchange, reads the exit code from the stream's end (package apiext)
+// and gives the same codes as the docker CLI; with a TTY it inspects. The
+// extension's header without an upgrade is an ordinary create.
+func TestExecStdinAndExitCodes(t *testing.T) {
+	d := startWithBusybox(t)
+	if r := d.Docker("run", "-d", "--name", "host", img, "sleep", "1000"); r.ExitCode != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	data := make([]byte, 300000)
+	for i := range data {
+		data[i] = byte(i*7 + i/251)
+	}
+	copy(data[1000:], "\x10\x11") // ctrl-p ctrl-q
+	want := fmt.Sprintf("%x  -\n", md5.Sum(data))
+	for name, withStdin := range map[string]func([]byte, ...string) harness.Result{"docker": d.DockerStdin, "berth": d.BerthStdin} {
+		if r := withStdin(data, "exec", "-i", "host", "md5sum"); r.ExitCode != 0 || r.Stdout != want {
+			t.Errorf("%s exec -i: %s", name, r)
+		}
+		if r := withStdin(data, "run", "-i", "--rm", img, "md5sum"); r.ExitCode != 0 || r.Stdout != want {
+			t.Errorf("%s run -i: %s", name, r)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"true"}, 0, ""},
+		{[]string{"sh", "-c", "echo out; echo err >&2; exit 7"}, 7, "out\n"},
+		{[]string{"sh", "-c", "kill -9 $$"}, 137, ""},
+		{[]string{"no-such-cmd"}, 127, ""},
+		{[]string{"-t", "sh", "-c", "exit 3"}, 3, ""},
+	} {
+		args := append([]string{"exec", "host"}, tc.args...)
+		if tc.args[0] == "-t" {
+			args = append([]string{"exec", "-t", "host"}, tc.args[1:]...)
+		}
+		for _, r := range []harness.Result{d.Docker(args...), d.Berth(args...)} {
+			if r.ExitCode != tc.code || (tc.out != "" && r.Stdout != tc.out) {
+				t.Errorf("%v: %s; want exit code %d", args, r, tc.code)
+			}
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://berth/v1.50/containers/host/exec", strings.NewReader(`{"Cmd":["true"],"AttachStdout":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(apiext.ExecAttachHeader, "1")
+	resp, err := d.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var created struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != http.StatusCreated || len(created.ID) != 64 {
+		t.Errorf("create with %s and no upgrade: %d %+v %v", apiext.ExecAttachHeader, resp.StatusCode, created, err)
 	}
 }
 

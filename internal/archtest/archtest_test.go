@@ -20,6 +20,7 @@ const module = "github.com/berth-engine/berth/"
 var layers = map[string]int{
 	"internal/errdefs":  0,
 	"internal/version":  0,
+	"internal/apiext":   0,
 	"internal/metadata": 1,
 	"internal/content":  1,
 	"internal/snapshot": 1,
@@ -50,7 +51,7 @@ var layers = map[string]int{
 }
 
 // cliMayImport lists the only Berth packages the CLI may use.
-var cliMayImport = []string{"internal/cli", "internal/errdefs", "internal/version"}
+var cliMayImport = []string{"internal/cli", "internal/errdefs", "internal/version", "internal/apiext"}
 
 // shimMayImport keeps berth-shim small and free of daemon code.
 var shimMayImport = []string{"internal/runtime", "internal/errdefs", "internal/version"}

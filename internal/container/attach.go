@@ -66,6 +66,11 @@ func (s *Service) PrepareAttach(ref string, opts AttachOptions) (*Attachment, er
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// As in dockerd, the detach keys are looked for only on a terminal's
+	// input: without one, stdin is data and goes through whole.
+	if !c.Config.Tty {
+		keys = nil
+	}
 	if c.State.Status == "paused" && opts.Stream {
 		return nil, errdefs.Conflictf("You cannot attach to a paused container, unpause it first")
 	}
@@ -185,7 +190,11 @@ func pump(ctx context.Context, conn AttachConn, stream *shim.Stream, stdin bool,
 	inDone := make(chan error, 1)
 	if stdin {
 		go func() {
-			_, err := io.Copy(stream, newDetachReader(conn, keys))
+			var in io.Reader = conn
+			if len(keys) > 0 {
+				in = newDetachReader(conn, keys)
+			}
+			_, err := io.Copy(stream, in)
 			if errors.Is(err, ErrDetached) {
 				inDone <- err
 				return

@@ -236,7 +236,12 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 	if conn == nil {
 		return nil
 	}
-	keys, _ := ParseDetachKeys(e.Opts.DetachKeys)
+	// As in dockerd, the detach keys are looked for only on a terminal's
+	// input: without one, stdin is data and goes through whole.
+	var keys []byte
+	if e.Opts.Tty {
+		keys, _ = ParseDetachKeys(e.Opts.DetachKeys)
+	}
 	err = pump(ctx, conn, stream, e.Opts.AttachStdin, keys)
 	// The output ended; let the exit code land before the client inspects.
 	select {

@@ -21,6 +21,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-engine/berth/internal/apiext"
 )
 
 // flag sets query parameter k to "1" when b is true.
@@ -667,21 +669,75 @@ type ExecCreateResult struct {
 }
 
 func (c *Client) ExecCreate(ctx context.Context, id string, o ExecCreateOptions) (ExecCreateResult, error) {
-	id, err := trimID("container", id)
-	if err != nil {
-		return ExecCreateResult{}, err
-	}
-	size, err := consoleSize(o.TTY, o.ConsoleSize)
+	id, body, err := execCreateBody(id, o)
 	if err != nil {
 		return ExecCreateResult{}, err
 	}
 	var r container.ExecCreateResponse
-	err = c.callJSON(ctx, http.MethodPost, "/containers/"+id+"/exec", nil, container.ExecCreateRequest{
+	err = c.callJSON(ctx, http.MethodPost, "/containers/"+id+"/exec", nil, body, &r)
+	return ExecCreateResult{ID: r.ID}, err
+}
+
+func execCreateBody(id string, o ExecCreateOptions) (string, container.ExecCreateRequest, error) {
+	id, err := trimID("container", id)
+	if err != nil {
+		return "", container.ExecCreateRequest{}, err
+	}
+	size, err := consoleSize(o.TTY, o.ConsoleSize)
+	if err != nil {
+		return "", container.ExecCreateRequest{}, err
+	}
+	return id, container.ExecCreateRequest{
 		User: o.User, Privileged: o.Privileged, Tty: o.TTY, ConsoleSize: size,
 		AttachStdin: o.AttachStdin, AttachStderr: o.AttachStderr, AttachStdout: o.AttachStdout,
 		DetachKeys: o.DetachKeys, Env: o.Env, WorkingDir: o.WorkingDir, Cmd: o.Cmd,
-	}, &r)
-	return ExecCreateResult{ID: r.ID}, err
+	}, nil
+}
+
+// ExecCreateAttachResult is an exec created and, by a daemon that offers
+// it (berthd), started and attached in the same exchange.
+type ExecCreateAttachResult struct {
+	ID string
+	// Attached says the exec runs and HijackedResponse is its stream;
+	// otherwise the caller starts it with ExecAttach.
+	Attached bool
+	HijackedResponse
+	// ExitFramed says the (multiplexed) stream ends with the exit code
+	// (see package apiext).
+	ExitFramed bool
+}
+
+// ExecCreateAttach creates an exec, asking the daemon to start it on the
+// same connection (package apiext); a daemon that does not offer that
+// answers as ExecCreate.
+func (c *Client) ExecCreateAttach(ctx context.Context, id string, o ExecCreateOptions) (ExecCreateAttachResult, error) {
+	id, body, err := execCreateBody(id, o)
+	if err != nil {
+		return ExecCreateAttachResult{}, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, "/containers/"+id+"/exec", nil, body, http.Header{apiext.ExecAttachHeader: {"1"}})
+	if err != nil {
+		return ExecCreateAttachResult{}, err
+	}
+	hr, resp, err := c.upgrade(ctx, req)
+	if err != nil {
+		return ExecCreateAttachResult{}, err
+	}
+	if execID := resp.Header.Get(apiext.ExecIDHeader); resp.StatusCode == http.StatusSwitchingProtocols && execID != "" {
+		return ExecCreateAttachResult{
+			ID: execID, Attached: true, HijackedResponse: hr,
+			ExitFramed: resp.Header.Get(apiext.ExitFrameHeader) == "1",
+		}, nil
+	}
+	defer hr.Close()
+	if err := checkResponse(resp); err != nil {
+		return ExecCreateAttachResult{}, err
+	}
+	var r container.ExecCreateResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return ExecCreateAttachResult{}, err
+	}
+	return ExecCreateAttachResult{ID: r.ID}, nil
 }
 
 type ExecStartOptions struct {

@@ -52,17 +52,34 @@ func (h *HijackedResponse) CloseWrite() error {
 // and returns it once the daemon answers 101 (or 200, as some older daemons
 // do). http.Client cannot hand a connection over, so this dials and speaks
 // HTTP/1.1 itself.
-func (c *Client) postHijacked(ctx context.Context, p string, query url.Values, body any, hdr http.Header) (_ HijackedResponse, retErr error) {
+func (c *Client) postHijacked(ctx context.Context, p string, query url.Values, body any, hdr http.Header) (HijackedResponse, error) {
 	req, err := c.newRequest(ctx, http.MethodPost, p, query, body, hdr)
 	if err != nil {
 		return HijackedResponse{}, err
 	}
+	hr, resp, err := c.upgrade(ctx, req)
+	if err != nil {
+		return HijackedResponse{}, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		hr.Close()
+		return HijackedResponse{}, fmt.Errorf("unable to upgrade to tcp, received %d", resp.StatusCode)
+	}
+	return hr, nil
+}
+
+// upgrade sends req on a connection of its own, asking to upgrade it, and
+// returns the connection with the daemon's answer, whatever its status:
+// after a 101 (or 200) the stream follows the headers; otherwise the
+// caller reads the answer's body and closes the connection.
+func (c *Client) upgrade(ctx context.Context, req *http.Request) (_ HijackedResponse, _ *http.Response, retErr error) {
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "tcp")
 
 	conn, err := c.dialRaw(ctx)
 	if err != nil {
-		return HijackedResponse{}, fmt.Errorf("cannot connect to the Docker daemon. Is 'docker daemon' running on this host?: %w", err)
+		return HijackedResponse{}, nil, fmt.Errorf("cannot connect to the Docker daemon. Is 'docker daemon' running on this host?: %w", err)
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetKeepAlive(true)
@@ -85,21 +102,17 @@ func (c *Client) postHijacked(ctx context.Context, p string, query url.Values, b
 	}()
 
 	if err := req.Write(conn); err != nil {
-		return HijackedResponse{}, err
+		return HijackedResponse{}, nil, err
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return HijackedResponse{}, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
-		_ = resp.Body.Close()
-		return HijackedResponse{}, fmt.Errorf("unable to upgrade to tcp, received %d", resp.StatusCode)
+		return HijackedResponse{}, nil, err
 	}
 	// What the daemon sent right after the headers is already in br: read
 	// through it, on Conn too.
 	hc := &hijackedConn{Conn: conn, r: br}
-	return HijackedResponse{Conn: hc, Reader: br, mediaType: resp.Header.Get("Content-Type")}, nil
+	return HijackedResponse{Conn: hc, Reader: br, mediaType: resp.Header.Get("Content-Type")}, resp, nil
 }
 
 // dialRaw connects to the daemon as the transport would, TLS included.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-engine/berth/internal/apiext"
 	"github.com/berth-engine/berth/internal/cli"
 	"github.com/berth-engine/berth/internal/cli/clitest"
 	"github.com/berth-engine/berth/internal/cli/root"
@@ -30,6 +31,10 @@ type fakeDaemon struct {
 	exitCode   int
 	startErr   string
 	pulled     bool
+	// execAttach answers an exec create with apiext.ExecAttachHeader as
+	// berthd does: the exec streams on the create's connection and ends
+	// with an exit frame.
+	execAttach bool
 	// events records the order of attach/wait/start.
 	events []string
 }
@@ -131,6 +136,22 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"Pulling from library/missing","id":"latest"}`)
 		fmt.Fprintln(w, `{"status":"Status: Downloaded newer image for missing:latest"}`)
+	case r.Method == http.MethodPost && path == "/containers/"+ctrID+"/exec":
+		f.record("exec create")
+		if !f.execAttach || r.Header.Get(apiext.ExecAttachHeader) != "1" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"Id":"e1"}`)
+			return
+		}
+		f.hijackExec(w, apiext.ExecIDHeader+": e1\r\n"+apiext.ExitFrameHeader+": 1\r\n", frame(apiext.ExitStream, "\xff\xff\xff\xfd"))
+	case r.Method == http.MethodPost && path == "/exec/e1/start":
+		f.record("exec start")
+		f.hijackExec(w, "", nil)
+	case r.Method == http.MethodGet && path == "/exec/e1/json":
+		f.record("exec inspect")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ID":"e1","Running":false,"ExitCode":%d}`, f.exitCode)
 	case r.Method == http.MethodDelete && path == "/containers/web":
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodDelete && path == "/containers/nope":
@@ -138,6 +159,21 @@ func (f *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		notFound("page not found")
 	}
+}
+
+// hijackExec answers an exec's start with its output, then the extra
+// frame (an exit frame) if any.
+func (f *fakeDaemon) hijackExec(w http.ResponseWriter, hdr string, end []byte) {
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = buf.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n" + hdr + "\r\n")
+	_, _ = buf.Write(frame(1, "exec out\n"))
+	_, _ = buf.Write(frame(2, "exec err\n"))
+	_, _ = buf.Write(end)
+	_ = buf.Flush()
 }
 
 func (f *fakeDaemon) started() bool {
@@ -319,6 +355,34 @@ func TestRunPullsMissingImageEndToEnd(t *testing.T) {
 	r = run(t, host, "create", "--pull", "never", "nopull")
 	if r.code != 125 || !strings.Contains(r.stderr, "No such image: nopull:latest") || strings.Contains(r.stderr, "Unable to find") {
 		t.Errorf("code %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestExecEndToEnd: against berthd the exec is created and streamed in one
+// exchange, its exit code read from the stream's end (here -3, as the
+// daemon's frame says); against a daemon without the extension the CLI
+// sends the create, the start and the inspect, as the docker CLI does.
+func TestExecEndToEnd(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		f        *fakeDaemon
+		wantCode int
+		wantReqs []string
+	}{
+		{"berthd", &fakeDaemon{execAttach: true, exitCode: 9}, -3, []string{"exec create"}},
+		{"other daemon", &fakeDaemon{exitCode: 9}, 9, []string{"exec create", "exec start", "exec inspect"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, startDaemon(t, tt.f), "exec", ctrID, "sh", "-c", "echo")
+			if r.code != tt.wantCode || r.stdout != "exec out\n" || r.stderr != "exec err\n" {
+				t.Errorf("code %d (want %d) stdout %q stderr %q", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			tt.f.mu.Lock()
+			defer tt.f.mu.Unlock()
+			if !slices.Equal(tt.f.events, tt.wantReqs) {
+				t.Errorf("requests %v, want %v", tt.f.events, tt.wantReqs)
+			}
+		})
 	}
 }
 

@@ -85,17 +85,28 @@ func RunExec(ctx context.Context, c *cli.CLI, opts ExecOptions) error {
 		size = client.ConsoleSize{Height: h, Width: w}
 	}
 	ec.ConsoleSize = size
-	created, err := cl.ExecCreate(ctx, opts.Container, ec)
-	if err != nil {
-		return err
-	}
 	if opts.Detach {
-		_, err := cl.ExecStart(ctx, created.ID, client.ExecStartOptions{Detach: true, TTY: opts.TTY, ConsoleSize: size})
+		created, err := cl.ExecCreate(ctx, opts.Container, ec)
+		if err != nil {
+			return err
+		}
+		_, err = cl.ExecStart(ctx, created.ID, client.ExecStartOptions{Detach: true, TTY: opts.TTY, ConsoleSize: size})
 		return err
 	}
-	resp, err := cl.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: opts.TTY, ConsoleSize: size})
+	// berthd starts the exec with its create, on the same connection, and
+	// ends the stream with the exit code; other daemons get the start
+	// and the inspect as the docker CLI sends them.
+	created, err := cl.ExecCreateAttach(ctx, opts.Container, ec)
 	if err != nil {
 		return err
+	}
+	resp := created.HijackedResponse
+	if !created.Attached {
+		a, err := cl.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: opts.TTY, ConsoleSize: size})
+		if err != nil {
+			return err
+		}
+		resp = a.HijackedResponse
 	}
 	defer resp.Close()
 	var ts *ttyState
@@ -115,19 +126,27 @@ func RunExec(ctx context.Context, c *cli.CLI, opts ExecOptions) error {
 	if attachStdin {
 		so.In = c.In
 	}
-	if err := streamHijacked(ctx, resp.HijackedResponse, so); err != nil {
+	var exit streamExit
+	if created.ExitFramed {
+		so.Exit = &exit
+	}
+	if err := streamHijacked(ctx, resp, so); err != nil {
 		if errors.Is(err, errDetached) {
 			return nil
 		}
 		return err
 	}
 	ts.restore()
-	res, err := cl.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
-	if err != nil {
-		return err
+	code := exit.code
+	if !exit.ok {
+		res, err := cl.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return err
+		}
+		code = res.ExitCode
 	}
-	if res.ExitCode != 0 {
-		return cli.StatusError{StatusCode: res.ExitCode}
+	if code != 0 {
+		return cli.StatusError{StatusCode: code}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/term"
 
+	"github.com/berth-engine/berth/internal/apiext"
 	"github.com/berth-engine/berth/internal/cli"
 	"github.com/berth-engine/berth/internal/cli/client"
 )
@@ -63,6 +65,17 @@ type streamOptions struct {
 	Out, Err   io.Writer
 	TTY        bool
 	DetachKeys string
+	// Exit, when set, receives the exit code that ends the multiplexed
+	// stream (no TTY; see package apiext), valid once streamHijacked has
+	// returned nil.
+	Exit *streamExit
+}
+
+// streamExit is the exit code read from a stream's exit frame, if it had
+// one.
+type streamExit struct {
+	code int
+	ok   bool
 }
 
 // streamHijacked copies between the terminal and the connection until the
@@ -72,9 +85,12 @@ func streamHijacked(ctx context.Context, resp client.HijackedResponse, o streamO
 	outDone := make(chan error, 1)
 	go func() {
 		var err error
-		if o.TTY {
+		switch {
+		case o.TTY:
 			_, err = io.Copy(o.Out, resp.Reader)
-		} else {
+		case o.Exit != nil:
+			err = copyExitFramed(o.Out, o.Err, resp.Reader, o.Exit)
+		default:
 			_, err = stdcopy.StdCopy(o.Out, o.Err, resp.Reader)
 		}
 		outDone <- err
@@ -124,6 +140,60 @@ func streamHijacked(ctx context.Context, resp client.HijackedResponse, o streamO
 			return ctx.Err()
 		}
 	}
+}
+
+// copyExitFramed demultiplexes as stdcopy.StdCopy does (a stream cut short
+// ends the copy quietly), up to the exit frame that ends the stream (package
+// apiext), whose code it stores in exit. A stream that ends without one
+// leaves exit unset.
+func copyExitFramed(stdout, stderr io.Writer, r io.Reader, exit *streamExit) error {
+	var hdr [8]byte
+	buf := make([]byte, 32*1024)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return quietEOF(err)
+		}
+		size := int64(binary.BigEndian.Uint32(hdr[4:]))
+		var w io.Writer
+		switch stdcopy.StdType(hdr[0]) {
+		case stdcopy.Stdin, stdcopy.Stdout:
+			w = stdout
+		case stdcopy.Stderr:
+			w = stderr
+		case stdcopy.Systemerr:
+			msg := make([]byte, min(size, 1<<20))
+			if _, err := io.ReadFull(r, msg); err != nil {
+				return quietEOF(err)
+			}
+			return fmt.Errorf("error from daemon in stream: %s", msg)
+		case stdcopy.StdType(apiext.ExitStream):
+			if size != 4 {
+				return fmt.Errorf("exit frame of %d bytes", size)
+			}
+			if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+				return quietEOF(err)
+			}
+			exit.code, exit.ok = int(int32(binary.BigEndian.Uint32(hdr[:4]))), true
+			return nil
+		default:
+			return fmt.Errorf("unrecognized stream: %d", hdr[0])
+		}
+		n, err := io.CopyBuffer(w, io.LimitReader(r, size), buf)
+		if err != nil {
+			return err
+		}
+		if n < size {
+			return nil // the stream ended inside the frame
+		}
+	}
+}
+
+// quietEOF drops the end of a stream, as stdcopy.StdCopy does.
+func quietEOF(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
 }
 
 // ttyState holds a terminal put in raw mode, to restore it on return.

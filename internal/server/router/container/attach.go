@@ -2,10 +2,12 @@ package container
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/berth-engine/berth/internal/apiext"
 	ctrsvc "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/errdefs"
 	"github.com/berth-engine/berth/internal/server/httputils"
@@ -62,6 +64,9 @@ func (rt *Router) execCreate(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return err
 	}
+	if r.Header.Get(apiext.ExecAttachHeader) == "1" && upgrading(r) {
+		return rt.execStream(ctx, w, r, id, true)
+	}
 	return httputils.WriteJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
 }
 
@@ -70,26 +75,53 @@ func (rt *Router) execStart(ctx context.Context, w http.ResponseWriter, r *http.
 	if err := httputils.ReadJSON(r, &req, true); err != nil {
 		return err
 	}
-	tty, err := rt.svc.PrepareExecStart(vars["id"])
-	if err != nil {
-		return err
-	}
 	if req.Detach {
+		if _, err := rt.svc.PrepareExecStart(vars["id"]); err != nil {
+			return err
+		}
 		if err := rt.svc.ExecStart(context.WithoutCancel(ctx), vars["id"], nil); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	conn, err := hijack(w, r, streamContentType(ctx, tty))
+	return rt.execStream(ctx, w, r, vars["id"], false)
+}
+
+// execStream starts exec id on the hijacked connection and streams it until
+// the process ends. created says the request was the exec's create, with
+// apiext.ExecAttachHeader: the answer then names the exec and, without a
+// TTY, the stream ends with its exit code (see package apiext).
+func (rt *Router) execStream(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, created bool) error {
+	tty, err := rt.svc.PrepareExecStart(id)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	if created {
+		extra = append(extra, apiext.ExecIDHeader+": "+id)
+		if !tty {
+			extra = append(extra, apiext.ExitFrameHeader+": 1")
+		}
+	}
+	conn, err := hijack(w, r, streamContentType(ctx, tty), extra...)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	err = rt.svc.ExecStart(ctx, vars["id"], conn)
+	err = rt.svc.ExecStart(ctx, id, conn)
 	errorOnStream(conn, err, tty)
+	if created && !tty {
+		// ExecStart has waited for the exit code (up to a bound); without
+		// one there is no frame, and the client inspects.
+		if e, ierr := rt.svc.InspectExec(id); ierr == nil && e.ExitCode != nil {
+			code := make([]byte, 4)
+			binary.BigEndian.PutUint32(code, uint32(int32(*e.ExitCode)))
+			_, _ = conn.Write(framer(false)(apiext.ExitStream, code))
+		}
+	}
 	return nil
 }
 

@@ -31,8 +31,9 @@ func (h *hijacked) CloseWrite() error {
 }
 
 // hijack takes over the connection and answers 101 (when the client asked
-// to upgrade, as the docker CLI does) or 200, with the stream content type.
-func hijack(w http.ResponseWriter, r *http.Request, contentType string) (*hijacked, error) {
+// to upgrade, as the docker CLI does) or 200, with the stream content type
+// and the extra header lines given ("Name: value").
+func hijack(w http.ResponseWriter, r *http.Request, contentType string, extra ...string) (*hijacked, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, errdefs.InvalidParameterf("the connection cannot be hijacked")
@@ -42,16 +43,25 @@ func hijack(w http.ResponseWriter, r *http.Request, contentType string) (*hijack
 		return nil, err
 	}
 	var status string
-	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
-		status = "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + contentType + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+	if upgrading(r) {
+		status = "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + contentType + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
 	} else {
-		status = "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n\r\n"
+		status = "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n"
 	}
+	for _, h := range extra {
+		status += h + "\r\n"
+	}
+	status += "\r\n"
 	if _, err := conn.Write([]byte(status)); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return &hijacked{Conn: conn, r: brw.Reader}, nil
+}
+
+// upgrading tells whether the client asked to upgrade the connection.
+func upgrading(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
 }
 
 // errorOnStream reports an error that happened after the hijack the way
