@@ -20,8 +20,8 @@ SHIM_LDFLAGS := -linkmode external -extldflags -static
 # start, and without the dynamic loader and libc a start costs about 0.7 ms
 # less.
 CLI_ENV := CGO_ENABLED=0
-# berth-entry is C: a few hundred lines with no runtime to start (see docs/ARCHITECTURE.md).
-ENTRY_CFLAGS := -O2 -Wall -Wextra -Werror -static -s
+# berth-entry is C: a few hundred lines with no runtime to start (see
+# docs/ARCHITECTURE.md), built by scripts/build-entry.sh (musl when there).
 
 .PHONY: all build install deps test unit integration vet fmt-check bench bench-quick clean
 
@@ -33,7 +33,7 @@ build:
 	$(CLI_ENV) go build -ldflags "$(LDFLAGS)" -o $(BINDIR)/berth ./cmd/berth
 	go build -tags "$(SHIM_TAGS)" -ldflags "$(LDFLAGS) $(SHIM_LDFLAGS)" -o $(BINDIR)/berth-shim ./cmd/berth-shim
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BINDIR)/berth-init ./cmd/berth-init
-	$(CC) $(ENTRY_CFLAGS) -o $(BINDIR)/berth-entry cmd/berth-entry/entry.c
+	scripts/build-entry.sh $(BINDIR)/berth-entry
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -656,6 +656,8 @@ func TestExecStdinAndExitCodes(t *testing.T) {
 		{[]string{"sh", "-c", "echo out; echo err >&2; exit 7"}, 7, "out\n"},
 		{[]string{"sh", "-c", "kill -9 $$"}, 137, ""},
 		{[]string{"no-such-cmd"}, 127, ""},
+		{[]string{"/etc"}, 126, ""},          // a directory: dockerd's default for an exec that failed
+		{[]string{"/etc/passwd/x"}, 127, ""}, // not a directory on the way
 		{[]string{"-t", "sh", "-c", "exit 3"}, 3, ""},
 	} {
 		args := append([]string{"exec", "host"}, tc.args...)

@@ -12,6 +12,7 @@ pkgs=(
 	pkg-config       # finds libseccomp for cgo
 	gcc              # cgo for berth-shim and libcontainer's nsenter
 	libc6-dev        # libc headers for cgo, and libc.a: berth-shim is linked statically
+	musl-tools       # berth-entry is built against musl (scripts/build-entry.sh)
 	iproute2         # tests inspect bridges and veths
 	nftables         # tests inspect Berth's nft tables
 	docker-registry  # CNCF distribution registry for registry tests on 127.0.0.1

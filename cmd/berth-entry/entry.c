@@ -24,7 +24,10 @@
  * It is C, built static, because it runs once per container start and exec,
  * in any image: a static Go binary spends about a millisecond starting its
  * runtime (threads, signal handlers, heap) before main; this starts in a
- * tenth of that. It uses only system calls and a few libc string functions.
+ * tenth of that. It uses only system calls and a few libc string functions,
+ * and is built against musl where musl-gcc is installed (scripts/
+ * build-entry.sh): glibc's static start-up probes the CPU with dozens of
+ * CPUID instructions, each a trap to the hypervisor in a VM.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,13 +66,54 @@ static const char usage[] = "usage: berth-entry BPF_FD STATUS_FD EXE_FD FLAGS BN
 
 static int status_fd = -1;
 
-/* Go spells errno messages in lower case ("permission denied"); so do the
- * messages the shim and the daemon match on. */
+/* errnos names the errors the system calls here can return as Go's syscall
+ * package spells them (glibc's strerror texts, in lower case), whatever libc
+ * this is built with: the shim and the daemon pass them on, and match some. */
+static const struct {
+	int no;
+	const char *text;
+} errnos[] = {
+	{EPERM, "operation not permitted"},
+	{ENOENT, "no such file or directory"},
+	{ESRCH, "no such process"},
+	{EINTR, "interrupted system call"},
+	{EIO, "input/output error"},
+	{ENXIO, "no such device or address"},
+	{E2BIG, "argument list too long"},
+	{ENOEXEC, "exec format error"},
+	{EBADF, "bad file descriptor"},
+	{EAGAIN, "resource temporarily unavailable"},
+	{ENOMEM, "cannot allocate memory"},
+	{EACCES, "permission denied"},
+	{EFAULT, "bad address"},
+	{EBUSY, "device or resource busy"},
+	{EEXIST, "file exists"},
+	{ENODEV, "no such device"},
+	{ENOTDIR, "not a directory"},
+	{EISDIR, "is a directory"},
+	{EINVAL, "invalid argument"},
+	{ENFILE, "too many open files in system"},
+	{EMFILE, "too many open files"},
+	{ETXTBSY, "text file busy"},
+	{ENOSPC, "no space left on device"},
+	{EROFS, "read-only file system"},
+	{ENAMETOOLONG, "file name too long"},
+	{ENOSYS, "function not implemented"},
+	{ELOOP, "too many levels of symbolic links"},
+	{EOVERFLOW, "value too large for defined data type"},
+	{ELIBBAD, "accessing a corrupted shared library"},
+	{EOPNOTSUPP, "operation not supported"},
+};
+
 static void errstr(int err, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s", strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z')
-		buf[0] += 'a' - 'A';
+	for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++) {
+		if (errnos[i].no == err) {
+			snprintf(buf, n, "%s", errnos[i].text);
+			return;
+		}
+	}
+	snprintf(buf, n, "errno %d", err);
 }
 
 /* fail writes the message to the status pipe and exits with code. */

@@ -77,21 +77,15 @@ func Binaries(t testing.TB) string {
 			}
 		}
 		// berth-entry is C (see docs/ARCHITECTURE.md, Containers).
-		cmd := exec.Command("cc", EntryCFlags(filepath.Join(binDir, "berth-entry"),
-			filepath.Join(RepoRoot(), "cmd", "berth-entry", "entry.c"))...)
+		cmd := exec.Command(filepath.Join(RepoRoot(), "scripts", "build-entry.sh"), filepath.Join(binDir, "berth-entry"))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("cc berth-entry: %v\n%s", err, out)
+			buildErr = fmt.Errorf("build-entry.sh: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binDir
-}
-
-// EntryCFlags is the compiler command line for berth-entry, as the Makefile's.
-func EntryCFlags(out, src string) []string {
-	return []string{"-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s", "-o", out, src}
 }
 
 var (

@@ -255,7 +255,7 @@ func (s *Service) ExecStart(ctx context.Context, id string, conn AttachConn) err
 // execNotStarted records why an exec never ran, as dockerd does: its exit
 // code (126, 127) tells the client.
 func (s *Service) execNotStarted(e *execConfig, err error) error {
-	code := startErrorExitCode(err)
+	code := execStartErrorExitCode(err)
 	e.mu.Lock()
 	e.ExitCode = &code
 	e.mu.Unlock()

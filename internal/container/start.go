@@ -223,14 +223,34 @@ func startError(err error) error {
 }
 
 func startErrorExitCode(err error) int {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return 127
-	case strings.Contains(msg, "permission denied"):
-		return 126
+	if code, ok := commandErrorExitCode(err); ok {
+		return code
 	}
 	return 128
+}
+
+// execStartErrorExitCode is the exit code of an exec that failed to start:
+// dockerd's default for an exec is 126 (a directory as the command, say).
+func execStartErrorExitCode(err error) int {
+	if code, ok := commandErrorExitCode(err); ok {
+		return code
+	}
+	return 126
+}
+
+// commandErrorExitCode classifies an error starting a process as dockerd
+// does: 127 when the command is not there (or a path in the way is not a
+// directory), 126 when it cannot be invoked.
+func commandErrorExitCode(err error) (int, bool) {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"),
+		strings.Contains(msg, "not a directory"):
+		return 127, true
+	case strings.Contains(msg, "permission denied"):
+		return 126, true
+	}
+	return 0, false
 }
 
 // initPath is where --init's init appears in the container, docker's path.

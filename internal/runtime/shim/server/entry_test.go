@@ -34,10 +34,11 @@ func entryBinary(t *testing.T) string {
 			return
 		}
 		entryBin = filepath.Join(dir, "berth-entry")
-		src := filepath.Join("..", "..", "..", "..", "cmd", "berth-entry", "entry.c")
-		out, err := exec.Command("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s", "-o", entryBin, src).CombinedOutput()
+		// Built as the Makefile builds it.
+		script := filepath.Join("..", "..", "..", "..", "scripts", "build-entry.sh")
+		out, err := exec.Command(script, entryBin).CombinedOutput()
 		if err != nil {
-			entryErr = errors.New("cc: " + err.Error() + "\n" + string(out))
+			entryErr = errors.New("build-entry.sh: " + err.Error() + "\n" + string(out))
 		}
 	})
 	if entryErr != nil {
