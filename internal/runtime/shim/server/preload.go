@@ -102,7 +102,7 @@ func cacheKey(cfg *configs.Seccomp) (string, error) {
 	}
 	major, minor, micro := seccomp.Version()
 	h := sha256.New()
-	fmt.Fprintf(h, "libseccomp %d.%d.%d\n%s\n", major, minor, micro, compilerVersion())
+	fmt.Fprintf(h, "libseccomp %d.%d.%d\n%s\n%s\n", major, minor, micro, compilerVersion(), compactVersion)
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -135,6 +135,7 @@ func cachedProgram(cfg *configs.Seccomp, dir string, r *reaper) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	prog = compactProgram(prog)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
