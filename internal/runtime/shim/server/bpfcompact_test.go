@@ -185,7 +185,9 @@ func TestCompactDockerProfile(t *testing.T) {
 // Programs the dispatch analysis cannot prove stay as they are.
 func TestCompactKeepsWhatItCannotProve(t *testing.T) {
 	ld := func(k uint32) insn { return insn{code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, k: k} }
-	jeq := func(k uint32, jt, jf uint8) insn { return insn{code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, jt: jt, jf: jf, k: k} }
+	jeq := func(k uint32, jt, jf uint8) insn {
+		return insn{code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, jt: jt, jf: jf, k: k}
+	}
 	ret := func(k uint32) insn { return insn{code: unix.BPF_RET | unix.BPF_K, k: k} }
 	long := func(mid ...insn) []insn {
 		// Twenty consecutive numbers allowed: worth compacting, but for mid.
@@ -200,7 +202,7 @@ func TestCompactKeepsWhatItCannotProve(t *testing.T) {
 		t.Fatalf("the plain program was not compacted")
 	}
 	for name, p := range map[string][]insn{
-		"jset of two bits":  long(insn{code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, k: 3}),
+		"jset of two bits":   long(insn{code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, k: 3}),
 		"A read at the exit": long(insn{code: unix.BPF_ALU | unix.BPF_AND | unix.BPF_K, k: 1}),
 		"X compared":         long(insn{code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_X}),
 		"a return of A":      long(insn{code: unix.BPF_RET | unix.BPF_A}),
