@@ -14,33 +14,30 @@ import (
 func runBPF(t *testing.T, p []insn, data []byte) uint32 {
 	var a, x uint32
 	var mem [16]uint32
+	// load is what a load of mode (ABS for A only) gives.
+	load := func(pc int, in insn) uint32 {
+		switch in.code & 0xe0 {
+		case unix.BPF_ABS:
+			if in.code&0x07 == unix.BPF_LD {
+				return binary.LittleEndian.Uint32(data[in.k:])
+			}
+		case unix.BPF_IMM:
+			return in.k
+		case unix.BPF_MEM:
+			return mem[in.k]
+		case unix.BPF_LEN:
+			return uint32(len(data))
+		}
+		t.Fatalf("pc %d: load %#x", pc, in.code)
+		return 0
+	}
 	for pc := 0; pc < len(p); pc++ {
 		in := p[pc]
 		switch in.code & 0x07 {
 		case unix.BPF_LD:
-			switch in.code & 0xe0 {
-			case unix.BPF_ABS:
-				a = binary.LittleEndian.Uint32(data[in.k:])
-			case unix.BPF_IMM:
-				a = in.k
-			case unix.BPF_MEM:
-				a = mem[in.k]
-			case unix.BPF_LEN:
-				a = uint32(len(data))
-			default:
-				t.Fatalf("pc %d: load %#x", pc, in.code)
-			}
+			a = load(pc, in)
 		case unix.BPF_LDX:
-			switch in.code & 0xe0 {
-			case unix.BPF_IMM:
-				x = in.k
-			case unix.BPF_MEM:
-				x = mem[in.k]
-			case unix.BPF_LEN:
-				x = uint32(len(data))
-			default:
-				t.Fatalf("pc %d: ldx %#x", pc, in.code)
-			}
+			x = load(pc, in)
 		case unix.BPF_ST:
 			mem[in.k] = a
 		case unix.BPF_STX:
