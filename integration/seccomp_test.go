@@ -139,3 +139,43 @@ func seccompFilter(t *testing.T, pid int) []byte {
 	get(buf)
 	return unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), 8*len(buf))
 }
+
+// TestLeanShim: containers whose seccomp program berth-entry loads (the
+// default profile, or none) run in berth-shim-lean, which has no
+// libseccomp; a profile with flags of its own runs in berth-shim, and both
+// enforce it (the lean shim's default flag: TestLeanDefaultFlags).
+func TestLeanShim(t *testing.T) {
+	d := startWithBusybox(t)
+	profile := filepath.Join(t.TempDir(), "nomkdir.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, shim string
+		opts       []string
+		mkdir      string // mkdir's exit status in the container
+	}{
+		{"default", "berth-shim-lean", nil, "0"},
+		{"unconfined", "berth-shim-lean", []string{"--security-opt", "seccomp=unconfined"}, "0"},
+		{"flags of its own", "berth-shim", []string{"--security-opt", "seccomp=" + profile}, "1"},
+	} {
+		args := append(append([]string{"run", "-d", "--name", "lean-" + strings.ReplaceAll(c.name, " ", "-")}, c.opts...), img, "sleep", "1000")
+		r := d.Docker(args...)
+		if r.ExitCode != 0 {
+			t.Fatalf("%s: run: %s", c.name, r)
+		}
+		id := strings.TrimSpace(r.Stdout)
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(findShim(t, id)) + "/cmdline")
+		if argv0 := string(bytes.SplitN(cmd, []byte{0}, 2)[0]); filepath.Base(argv0) != c.shim {
+			t.Errorf("%s: runs in %s, want %s", c.name, argv0, c.shim)
+		}
+		if r := d.Docker("exec", id, "sh", "-c", "mkdir /tmp/m 2>/dev/null; echo $?"); strings.TrimSpace(r.Stdout) != c.mkdir {
+			t.Errorf("%s: mkdir in an exec: %s, want status %s", c.name, r, c.mkdir)
+		}
+	}
+	// The default profile is enforced in the lean shim's containers.
+	if r := d.Docker("exec", "lean-default", "unshare", "-U", "true"); r.ExitCode == 0 {
+		t.Errorf("unshare allowed under the default profile in berth-shim-lean: %s", r)
+	}
+}

@@ -94,6 +94,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (options, error) {
 	fs.IntVar(&o.spareFD, "spare-fd", -1, "start as a spare: read the arguments, a JSON array a line, from this fd")
 	fs.StringVar(&pad, "spare-pad", "", "room for the command line a spare takes on")
 	fs.StringVar(&o.shimLog, "shim-log", "", "append the shim's own diagnostics to this file")
+	fs.StringVar(&cfg.SeccompCompiler, "seccomp-compiler", "", "the berth-shim with libseccomp that compiles seccomp profiles (default: this one)")
 	err := fs.Parse(args)
 	return o, err
 }

@@ -46,8 +46,9 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Binaries builds berthd, berth and berth-shim once per test process and
-// returns the directory holding them.
+// Binaries builds berthd, berth, berth-shim, berth-shim-lean, berth-init
+// and berth-entry once per test process and returns the directory holding
+// them.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -55,9 +56,12 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		// berth-shim as the Makefile builds it: static, with libseccomp.
-		for _, b := range []struct{ name, tags, ldflags string }{{"berthd", "", ""}, {"berth", "", ""},
-			{"berth-shim", "seccomp netgo osusergo", "-linkmode external -extldflags -static"}, {"berth-init", "", ""}} {
+		// berth-shim as the Makefile builds it: static, with libseccomp;
+		// berth-shim-lean without, against musl (scripts/musl-cc.sh).
+		static := "-linkmode external -extldflags -static"
+		for _, b := range []struct{ name, pkg, tags, ldflags string }{{"berthd", "berthd", "", ""}, {"berth", "berth", "", ""},
+			{"berth-shim", "berth-shim", "seccomp netgo osusergo", static}, {"berth-shim-lean", "berth-shim", "netgo osusergo", static},
+			{"berth-init", "berth-init", "", ""}} {
 			args := []string{"build", "-o", filepath.Join(binDir, b.name)}
 			if b.tags != "" {
 				args = append(args, "-tags", b.tags)
@@ -65,11 +69,14 @@ func Binaries(t testing.TB) string {
 			if b.ldflags != "" {
 				args = append(args, "-ldflags", b.ldflags)
 			}
-			args = append(args, "./cmd/"+b.name)
+			args = append(args, "./cmd/"+b.pkg)
 			cmd := exec.Command("go", args...)
 			cmd.Dir = RepoRoot()
-			if b.name == "berth" || b.name == "berth-init" {
+			switch b.name {
+			case "berth", "berth-init":
 				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			case "berth-shim-lean":
+				cmd.Env = append(os.Environ(), "CC="+filepath.Join(RepoRoot(), "scripts", "musl-cc.sh"))
 			}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", b.name, err, out)

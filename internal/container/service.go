@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"os"
@@ -36,6 +37,10 @@ type Config struct {
 	DataRoot   string // containers/<id>/ holds logs and generated /etc files
 	ExecRoot   string // containers/<id>/ holds the shim socket, bundle, rootfs mount
 	ShimBinary string
+	// LeanShimBinary is berth-shim-lean: berth-shim without libseccomp (and
+	// glibc), which starts faster, for the containers whose seccomp
+	// program berth-entry loads (most); "" if not installed.
+	LeanShimBinary string
 	// EntryBinary is berth-entry, which starts processes with a precompiled
 	// seccomp filter; without it libcontainer compiles the profile each time.
 	EntryBinary string
@@ -92,7 +97,7 @@ func New(cfg Config) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{cfg: cfg, store: st, log: cfg.Log, execs: map[string]*execConfig{}, ctx: ctx, cancel: cancel, teardowns: map[string]*teardown{}}
 	if cfg.SpareShim && cfg.ShimBinary != "" {
-		s.spares = shim.NewSpares(cfg.ShimBinary, cfg.Log)
+		s.spares = shim.NewSpares(cmp.Or(s.leanShim(), cfg.ShimBinary), cfg.Log)
 	}
 	return s, nil
 }

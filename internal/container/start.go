@@ -149,19 +149,24 @@ func (s *Service) startLocked(ctx context.Context, c *Container) (retErr error) 
 	if s.spares != nil {
 		start = s.spares.Start
 	}
+	bin := s.cfg.ShimBinary
+	if lean := s.leanShim(); lean != "" && leanCanRun(sp) {
+		bin = lean
+	}
 	client, err := start(ctx, shim.StartOptions{
-		LogMaxSize:  maxSize,
-		LogMaxFiles: maxFiles,
-		Binary:      s.cfg.ShimBinary,
-		ID:          c.ID,
-		Bundle:      runDir,
-		StateDir:    s.stateDir(),
-		Socket:      s.socketPath(c.ID),
-		LogPath:     s.logPath(c.ID),
-		Tty:         c.Config.Tty,
-		Stdin:       c.Config.OpenStdin,
-		ShimLog:     filepath.Join(runDir, "shim.log"),
-		AutoRemove:  c.HostConfig.AutoRemove,
+		SeccompCompiler: s.cfg.ShimBinary,
+		LogMaxSize:      maxSize,
+		LogMaxFiles:     maxFiles,
+		Binary:          bin,
+		ID:              c.ID,
+		Bundle:          runDir,
+		StateDir:        s.stateDir(),
+		Socket:          s.socketPath(c.ID),
+		LogPath:         s.logPath(c.ID),
+		Tty:             c.Config.Tty,
+		Stdin:           c.Config.OpenStdin,
+		ShimLog:         filepath.Join(runDir, "shim.log"),
+		AutoRemove:      c.HostConfig.AutoRemove,
 	})
 	if err != nil {
 		return startError(err)
@@ -251,6 +256,38 @@ func commandErrorExitCode(err error) (int, bool) {
 		return 126, true
 	}
 	return 0, false
+}
+
+// leanShim is berth-shim-lean when it can serve containers: it needs
+// berth-entry for any seccomp profile, and berth-shim to compile them.
+func (s *Service) leanShim() string {
+	if s.cfg.EntryBinary == "" || s.cfg.ShimBinary == "" {
+		return ""
+	}
+	return s.cfg.LeanShimBinary
+}
+
+// leanCanRun says whether berth-shim-lean can run sp: without a seccomp
+// profile, or with one that berth-entry loads once compiled (the shim's
+// own test, server.preloadable, on the same profile): no notify action, no
+// listener, no label on the process, and no flags of its own (without
+// libseccomp, libcontainer cannot check them; the default, SPEC_ALLOW, the
+// lean shim adds as libcontainer would).
+func leanCanRun(sp *specs.Spec) bool {
+	if sp.Linux == nil || sp.Linux.Seccomp == nil {
+		return true
+	}
+	sc := sp.Linux.Seccomp
+	if sc.ListenerPath != "" || sc.DefaultAction == specs.ActNotify || len(sc.Flags) > 0 ||
+		(sp.Process != nil && (sp.Process.ApparmorProfile != "" || sp.Process.SelinuxLabel != "")) {
+		return false
+	}
+	for _, c := range sc.Syscalls {
+		if c.Action == specs.ActNotify {
+			return false
+		}
+	}
+	return true
 }
 
 // initPath is where --init's init appears in the container, docker's path.

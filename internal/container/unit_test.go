@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -220,5 +221,40 @@ func TestStoreLoadDuplicateName(t *testing.T) {
 	}
 	if c, err := st2.get("web"); err != nil || c.ID != newer.ID {
 		t.Fatalf("after removing the older: web is %v, %v", c, err)
+	}
+}
+
+// berth-shim-lean runs what berth-entry can start once compiled; anything
+// that needs libseccomp in the container's init goes to berth-shim.
+func TestLeanCanRun(t *testing.T) {
+	sc := func(f func(*specs.LinuxSeccomp)) *specs.Spec {
+		s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}}}}
+		if f != nil {
+			f(s.Linux.Seccomp)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		sp   *specs.Spec
+		want bool
+	}{
+		{"no seccomp", &specs.Spec{Linux: &specs.Linux{}}, true},
+		{"default-like profile", sc(nil), true},
+		{"flags", sc(func(s *specs.LinuxSeccomp) { s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog} }), false},
+		{"listener", sc(func(s *specs.LinuxSeccomp) { s.ListenerPath = "/run/agent.sock" }), false},
+		{"notify default", sc(func(s *specs.LinuxSeccomp) { s.DefaultAction = specs.ActNotify }), false},
+		{"notify rule", sc(func(s *specs.LinuxSeccomp) { s.Syscalls[0].Action = specs.ActNotify }), false},
+		{"label", func() *specs.Spec {
+			s := sc(nil)
+			s.Process.SelinuxLabel = "system_u:system_r:container_t:s0"
+			return s
+		}(), false},
+		{"apparmor", func() *specs.Spec { s := sc(nil); s.Process.ApparmorProfile = "docker-default"; return s }(), false},
+	} {
+		if got := leanCanRun(c.sp); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

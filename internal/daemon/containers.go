@@ -40,28 +40,31 @@ func (d *Daemon) initContainers(ctx context.Context) error {
 		d.log.Warn("seccomp profiles will be compiled on every start", "err", err)
 		entryBin = ""
 	}
+	// Optional: without it every container runs in berth-shim.
+	leanBin, _ := findBinary("berth-shim-lean")
 	initBin, err := findBinary("berth-init")
 	if err != nil {
 		d.log.Warn("--init will be refused", "err", err)
 		initBin = ""
 	}
 	svc, err := container.New(container.Config{
-		DataRoot:     d.cfg.DataRoot,
-		ExecRoot:     d.cfg.ExecRoot,
-		ShimBinary:   shimBin,
-		InitBinary:   initBin,
-		EntryBinary:  entryBin,
-		SpareShim:    true,
-		CgroupParent: cgroupParent(d.cfg.CgroupParent, d.log),
-		DB:           d.db,
-		Snapshotter:  d.snapshotter,
-		Driver:       d.driver,
-		Images:       imagesForContainers{d.images},
-		ImageCreator: imagesForContainers{d.images},
-		Volumes:      d.volumes,
-		Events:       d.bus,
-		Log:          d.log,
-		Networks:     d.networks,
+		DataRoot:       d.cfg.DataRoot,
+		ExecRoot:       d.cfg.ExecRoot,
+		ShimBinary:     shimBin,
+		LeanShimBinary: leanBin,
+		InitBinary:     initBin,
+		EntryBinary:    entryBin,
+		SpareShim:      true,
+		CgroupParent:   cgroupParent(d.cfg.CgroupParent, d.log),
+		DB:             d.db,
+		Snapshotter:    d.snapshotter,
+		Driver:         d.driver,
+		Images:         imagesForContainers{d.images},
+		ImageCreator:   imagesForContainers{d.images},
+		Volumes:        d.volumes,
+		Events:         d.bus,
+		Log:            d.log,
+		Networks:       d.networks,
 	})
 	if err != nil {
 		return err

@@ -94,6 +94,11 @@ func NewSpares(binary string, log *slog.Logger) *Spares {
 // Start starts a shim as the package's Start does, through the spare when
 // there is one for o.Binary, and refills.
 func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
+	if o.Binary != p.binary {
+		// Another shim (berth-shim for a profile berth-shim-lean cannot
+		// apply): the spare waits for the next container.
+		return Start(ctx, o)
+	}
 	sp := p.take(o.Binary)
 	if sp == nil {
 		c, err := Start(ctx, o)

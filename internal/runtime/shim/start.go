@@ -34,6 +34,9 @@ type StartOptions struct {
 	// AutoRemove: the container goes when it stops, and its shim, through
 	// Spares, is likely to come back soon (see Spares.Start).
 	AutoRemove bool
+	// SeccompCompiler is the berth-shim with libseccomp that compiles
+	// seccomp profiles, for a Binary without (berth-shim-lean).
+	SeccompCompiler string
 }
 
 // Args is the berth-shim command line for o (without the binary), with the
@@ -49,6 +52,9 @@ func (o StartOptions) Args() []string {
 	}
 	if o.Stdin {
 		args = append(args, "--stdin")
+	}
+	if o.SeccompCompiler != "" {
+		args = append(args, "--seccomp-compiler", o.SeccompCompiler)
 	}
 	return args
 }

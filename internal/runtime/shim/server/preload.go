@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"unsafe"
@@ -73,8 +72,8 @@ func preloadable(cfg *configs.Seccomp) bool {
 // newPreload compiles cfg (or finds it compiled in cacheDir) and opens
 // entryPath. The dump of a compiled filter runs with reaping held off: its
 // ptrace stops and exit are the shim's to collect.
-func newPreload(cfg *configs.Seccomp, cacheDir, entryPath string, r *reaper) (*preload, error) {
-	prog, err := cachedProgram(cfg, cacheDir, r)
+func newPreload(cfg *configs.Seccomp, cacheDir, entryPath, compiler string, r *reaper) (*preload, error) {
+	prog, err := cachedProgram(cfg, cacheDir, compilerPath(compiler), r)
 	if err != nil {
 		return nil, err
 	}
@@ -94,35 +93,38 @@ func newPreload(cfg *configs.Seccomp, cacheDir, entryPath string, r *reaper) (*p
 	return &preload{flags: flags, prog: pf, entry: entry, tree: tree}, nil
 }
 
-// cacheKey names a compiled profile: the profile, and what compiles it.
-func cacheKey(cfg *configs.Seccomp) (string, error) {
+// compilerPath is the binary that compiles profiles: compiler, or this
+// shim's own (a shim started by the daemon has its path as argv[0]).
+func compilerPath(compiler string) string {
+	if compiler != "" {
+		return compiler
+	}
+	if filepath.IsAbs(os.Args[0]) {
+		return os.Args[0]
+	}
+	return "/proc/self/exe"
+}
+
+// cacheKey names a compiled profile: the profile, the binary that compiles
+// it (its libseccomp, libcontainer and Go are linked in: another build,
+// another key), and the compaction.
+func cacheKey(cfg *configs.Seccomp, compiler string) (string, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return "", err
 	}
-	major, minor, micro := seccomp.Version()
+	fi, err := os.Stat(compiler)
+	if err != nil {
+		return "", fmt.Errorf("seccomp compiler: %w", err)
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "libseccomp %d.%d.%d\n%s\n%s\n", major, minor, micro, compilerVersion(), compactVersion)
+	fmt.Fprintf(h, "%s %d %d\n%s\n", compiler, fi.Size(), fi.ModTime().UnixNano(), compactVersion)
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// compilerVersion identifies the code that compiles a profile: a shim built
-// with another libcontainer or Go never uses a program this one compiled.
-func compilerVersion() string {
-	v := runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/opencontainers/runc" || d.Path == "github.com/seccomp/libseccomp-golang" {
-				v += " " + d.Path + "@" + d.Version
-			}
-		}
-	}
-	return v
-}
-
-func cachedProgram(cfg *configs.Seccomp, dir string, r *reaper) ([]byte, error) {
-	key, err := cacheKey(cfg)
+func cachedProgram(cfg *configs.Seccomp, dir, compiler string, r *reaper) ([]byte, error) {
+	key, err := cacheKey(cfg, compiler)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func cachedProgram(cfg *configs.Seccomp, dir string, r *reaper) ([]byte, error) 
 		return b, nil
 	}
 	var prog []byte
-	r.exclusive(func() { prog, err = dumpProgram(cfg) })
+	r.exclusive(func() { prog, err = dumpProgram(cfg, compiler) })
 	if err != nil {
 		return nil, err
 	}
@@ -161,10 +163,11 @@ func validProgram(b []byte) bool {
 // DumpCommand is the berth-shim argument that runs DumpChild.
 const DumpCommand = "seccomp-dump"
 
-// dumpProgram has libcontainer itself compile and load cfg, in a child, and
-// reads the loaded program back with ptrace: the program is exactly the one
-// libcontainer's init would load, -ENOSYS patch included.
-func dumpProgram(cfg *configs.Seccomp) (prog []byte, err error) {
+// dumpProgram has libcontainer itself compile and load cfg, in a child (the
+// compiler binary: a berth-shim with libseccomp), and reads the loaded
+// program back with ptrace: the program is exactly the one libcontainer's
+// init would load, -ENOSYS patch included.
+func dumpProgram(cfg *configs.Seccomp, compiler string) (prog []byte, err error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -184,7 +187,7 @@ func dumpProgram(cfg *configs.Seccomp) (prog []byte, err error) {
 	// ptrace requests must come from the thread that attached.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	proc, err := os.StartProcess("/proc/self/exe", []string{os.Args[0], DumpCommand}, &os.ProcAttr{
+	proc, err := os.StartProcess(compiler, []string{compiler, DumpCommand}, &os.ProcAttr{
 		Files: []*os.File{inR, outW, os.Stderr},
 	})
 	if err != nil {
@@ -429,4 +432,26 @@ func ptraceSeccompFilter(tid int, buf []unix.SockFilter) (int, error) {
 		return 0, fmt.Errorf("filter changed size: %d, then %d instructions", len(buf), n)
 	}
 	return int(n), nil
+}
+
+// leanDefaultFlags gives a shim without libseccomp (berth-shim-lean) the
+// default that specconv gives a profile with no flags where libseccomp is
+// linked: SPEC_ALLOW, when the kernel knows it (without libseccomp,
+// specconv cannot ask and leaves none). Profiles with flags of their own
+// run in berth-shim (the daemon sends them there).
+func leanDefaultFlags(cfg *configs.Seccomp, l *specs.Linux, libseccomp bool) {
+	if libseccomp || cfg == nil || l == nil || l.Seccomp == nil || l.Seccomp.Flags != nil || len(cfg.Flags) > 0 {
+		return
+	}
+	if kernelKnowsFilterFlag(unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW) {
+		cfg.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow}
+	}
+}
+
+// kernelKnowsFilterFlag asks the kernel whether seccomp(2) takes flag, as
+// libseccomp does: with no program, a known flag fails on the program's
+// address (EFAULT), an unknown one as invalid.
+func kernelKnowsFilterFlag(flag uint64) bool {
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flag), 0)
+	return errno == unix.EFAULT
 }

@@ -96,3 +96,28 @@ func TestWrapRefusesLabels(t *testing.T) {
 		}
 	}
 }
+
+// Without libseccomp, a profile with no flags gets specconv's default
+// (SPEC_ALLOW, which this kernel knows); explicit flags, even none, stay.
+func TestLeanDefaultFlags(t *testing.T) {
+	withFlags := func(f []specs.LinuxSeccompFlag) *specs.Linux {
+		return &specs.Linux{Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Flags: f}}
+	}
+	for _, c := range []struct {
+		name       string
+		l          *specs.Linux
+		libseccomp bool
+		want       []specs.LinuxSeccompFlag
+	}{
+		{"no flags", withFlags(nil), false, []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow}},
+		{"explicitly none", withFlags([]specs.LinuxSeccompFlag{}), false, nil},
+		{"with libseccomp", withFlags(nil), true, nil},
+	} {
+		cfg := &configs.Seccomp{DefaultAction: configs.Errno}
+		leanDefaultFlags(cfg, c.l, c.libseccomp)
+		if !slices.Equal(cfg.Flags, c.want) {
+			t.Errorf("%s: flags %v, want %v", c.name, cfg.Flags, c.want)
+		}
+	}
+	leanDefaultFlags(nil, withFlags(nil), false) // no profile: nothing to do
+}

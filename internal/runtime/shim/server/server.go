@@ -23,6 +23,7 @@ import (
 	cgmanager "github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -51,6 +52,10 @@ type Config struct {
 	// Ready stays open, and one line says that the shim serves (an empty
 	// line) or why it failed.
 	ReadyLine bool
+	// SeccompCompiler is the berth-shim linked with libseccomp, which
+	// compiles seccomp profiles for berth-entry (this shim's own binary
+	// when empty): berth-shim-lean has no libseccomp.
+	SeccompCompiler string
 }
 
 // execRetention is how long an exited exec stays queryable.
@@ -172,6 +177,7 @@ func (s *server) create() error {
 	if err != nil {
 		return err
 	}
+	leanDefaultFlags(config.Seccomp, sp.Linux, seccomp.Enabled)
 	// libcontainer gives this only to its first process (nsexec's forks
 	// drop it before init): a shim killed while it creates the container
 	// takes that setup with it. A container that runs outlives a killed
@@ -180,10 +186,13 @@ func (s *server) create() error {
 	config.ParentDeathSignal = int(unix.SIGKILL)
 	if entry := sp.Annotations[api.EntryAnnotation]; entry != "" && preloadable(config.Seccomp) &&
 		sp.Process.ApparmorProfile == "" && sp.Process.SelinuxLabel == "" {
-		pl, err := newPreload(config.Seccomp, filepath.Join(s.cfg.StateDir, ".seccomp"), entry, s.reaper)
-		if err != nil {
+		pl, err := newPreload(config.Seccomp, filepath.Join(s.cfg.StateDir, ".seccomp"), entry, s.cfg.SeccompCompiler, s.reaper)
+		switch {
+		case err != nil && !seccomp.Enabled:
+			return fmt.Errorf("seccomp profile: %w", err)
+		case err != nil:
 			slog.Warn("no precompiled seccomp filter; libcontainer compiles it", "err", err)
-		} else {
+		default:
 			s.preload = pl
 			config.Seccomp = nil
 		}
