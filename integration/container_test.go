@@ -322,19 +322,26 @@ func processAlive(pid int) bool {
 	return i < 0 || !strings.HasPrefix(string(st[i+2:]), "Z")
 }
 
-func TestShimKilled(t *testing.T) {
-	d := startWithBusybox(t)
-	r := d.Docker("run", "-d", "--name", "victim", img, "sleep", "1000")
+// runForShimKill runs a sleeping container and returns its id, the pid of
+// its process and of its shim.
+func runForShimKill(t *testing.T, d *harness.Daemon, name string) (id, ctrPid string, shimPid int) {
+	t.Helper()
+	r := d.Docker("run", "-d", "--name", name, img, "sleep", "1000")
 	if r.ExitCode != 0 {
 		t.Fatalf("run: %s", r)
 	}
-	id := strings.TrimSpace(r.Stdout)
-	ctrPid := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", id).Stdout)
-	shimPid := findShim(t, id)
+	id = strings.TrimSpace(r.Stdout)
+	ctrPid = strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", id).Stdout)
+	return id, ctrPid, findShim(t, id)
+}
+
+func TestShimKilled(t *testing.T) {
+	d := startWithBusybox(t)
+	id, ctrPid, shimPid := runForShimKill(t, d, "victim")
 	if err := syscallKill(shimPid); err != nil {
 		t.Fatal(err)
 	}
-	r = d.Docker("wait", id)
+	r := d.Docker("wait", id)
 	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "137" {
 		t.Fatalf("wait after shim kill: %s", r)
 	}
@@ -351,13 +358,7 @@ func TestShimKilled(t *testing.T) {
 // and kills and removes what is left.
 func TestShimKilledWhileDaemonDown(t *testing.T) {
 	d := startWithBusybox(t)
-	r := d.Docker("run", "-d", "--name", "orphan", img, "sleep", "1000")
-	if r.ExitCode != 0 {
-		t.Fatalf("run: %s", r)
-	}
-	id := strings.TrimSpace(r.Stdout)
-	ctrPid := strings.TrimSpace(d.Docker("inspect", "-f", "{{.State.Pid}}", id).Stdout)
-	shimPid := findShim(t, id)
+	id, ctrPid, shimPid := runForShimKill(t, d, "orphan")
 	d.Kill()
 	if err := syscallKill(shimPid); err != nil {
 		t.Fatal(err)

@@ -99,7 +99,7 @@ func (p *Spares) Start(ctx context.Context, o StartOptions) (*Client, error) {
 		// apply): the spare waits for the next container.
 		return Start(ctx, o)
 	}
-	sp := p.take(o.Binary)
+	sp := p.take()
 	if sp == nil {
 		c, err := Start(ctx, o)
 		p.refill()
@@ -194,8 +194,9 @@ func (p *Spares) Release(socket string, reusable bool) {
 	}
 }
 
-// take returns the spare if it runs binary's current file, or nil.
-func (p *Spares) take(binary string) *spare {
+// take returns the spare if it runs the current file of the pool's binary,
+// or nil.
+func (p *Spares) take() *spare {
 	p.mu.Lock()
 	sp := p.spare
 	p.spare = nil
@@ -203,12 +204,8 @@ func (p *Spares) take(binary string) *spare {
 	if sp == nil {
 		return nil
 	}
-	if binary != p.binary {
-		sp.discard()
-		return nil
-	}
-	if id, err := statID(binary); err != nil || id != sp.binary {
-		// Replaced (an upgrade) or another binary: the spare is stale.
+	if id, err := statID(p.binary); err != nil || id != sp.binary {
+		// Replaced since (an upgrade): the spare is stale.
 		sp.discard()
 		return nil
 	}
